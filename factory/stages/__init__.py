@@ -1,0 +1,1 @@
+"""Stages that shape the dataset rather than filter it: chat templating, mixing."""

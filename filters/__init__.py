@@ -1,0 +1,1 @@
+"""filters stages (discovered by factory.registry)."""

@@ -1,0 +1,1 @@
+"""synth stages (discovered by factory.registry)."""

@@ -1,0 +1,1 @@
+"""train stages (discovered by factory.registry)."""
