@@ -16,7 +16,7 @@ class Reporter:
 
     def note(self, text: str) -> None:
         if not self.quiet:
-            self.console.print(f"[dim]·[/dim] {text}")
+            self.console.print(f"[dim]·[/dim] {text}", soft_wrap=True)
 
     def step(self, name: str, stats: dict[str, Any], cached: bool) -> None:
         if self.quiet:
@@ -27,4 +27,4 @@ class Reporter:
         line = f"[green]✓[/green] {name:<24} {stats['rows_in']:>8} → {stats['rows_out']:<8} {tag}"
         if reasons:
             line += f"  [yellow]dropped: {reasons}[/yellow]"
-        self.console.print(line)
+        self.console.print(line, soft_wrap=True)

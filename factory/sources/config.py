@@ -41,7 +41,9 @@ class SourceConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(pattern=r"^[A-Za-z0-9_.\-]+$", description="unique; becomes each row's `source`")
-    path: str | list[str] | None = Field(None, description="file path(s) or globs, relative to the recipe file")
+    path: str | list[str] | None = Field(
+        None, description="file path(s) or globs, relative to the recipe file"
+    )
     hub: str | None = Field(None, description="Hugging Face dataset id, e.g. openlifescienceai/medmcqa")
     config: str | None = Field(None, description="hub dataset config name")
     split: str = "train"
