@@ -71,7 +71,7 @@ def mc_line(i, question, options, idx):
         {
             "realidx": i,
             "question": question,
-            "options": dict(zip("ABCD", options)),
+            "options": dict(zip("ABCD", options, strict=True)),
             "answer_idx": "ABCD"[idx],
             "answer": options[idx],
         }
