@@ -35,11 +35,19 @@ def with_drop_columns(schema: pa.Schema) -> pa.Schema:
 class StageWorker:
     """Applies a stage to Arrow batches. ``mode``: ``process`` (map) or ``keys`` (a GlobalStage's keys)."""
 
-    def __init__(self, stage_type: str, config: dict[str, Any], mode: str, out_schema: pa.Schema):
+    def __init__(
+        self,
+        stage_type: str,
+        config: dict[str, Any],
+        mode: str,
+        out_schema: pa.Schema,
+        artifacts: dict[str, str] | None = None,
+    ):
         from factory.registry import stage_classes
 
         self.stage: Stage = stage_classes()[stage_type].model_validate(config)
         self.mode, self.out_schema = mode, out_schema
+        self.stage.bind_artifacts({k: Path(v) for k, v in (artifacts or {}).items()})
         self.stage.setup()
 
     def __call__(self, table: pa.Table) -> pa.Table:
@@ -59,13 +67,20 @@ class StageWorker:
 _WORKERS: dict[tuple[str, str, str], StageWorker] = {}
 
 
-def _ray_task(table: pa.Table, stage_type: str, config: dict, mode: str, out_schema: pa.Schema) -> pa.Table:
+def _ray_task(
+    table: pa.Table,
+    stage_type: str,
+    config: dict,
+    mode: str,
+    out_schema: pa.Schema,
+    artifacts: dict[str, str],
+) -> pa.Table:
     """Ray task entry point: one StageWorker per worker process and stage (setup once)."""
     from factory.store import stable_hash
 
-    key = (stage_type, stable_hash(config), mode)
+    key = (stage_type, stable_hash([config, artifacts, out_schema.to_string()]), mode)
     if key not in _WORKERS:
-        _WORKERS[key] = StageWorker(stage_type, config, mode, out_schema)
+        _WORKERS[key] = StageWorker(stage_type, config, mode, out_schema, artifacts)
     return _WORKERS[key](table)
 
 
@@ -74,8 +89,10 @@ class LocalExecutor:
 
     name = "local"
 
-    def map(self, stage: Stage, files: list[Path], mode: str, out_schema: pa.Schema) -> Iterator[pa.Table]:
-        worker = StageWorker(stage.type, stage.model_dump(mode="json"), mode, out_schema)
+    def map(
+        self, stage: Stage, files: list[Path], mode: str, out_schema: pa.Schema, artifacts: dict[str, str]
+    ) -> Iterator[pa.Table]:
+        worker = StageWorker(stage.type, stage.model_dump(mode="json"), mode, out_schema, artifacts)
         for table in read_tables(files, batch_size=stage.batch_size):
             yield worker(table)
 
@@ -99,21 +116,24 @@ class RayExecutor:
         ctx.execution_options.preserve_order = True
         ctx.enable_progress_bars = False
 
-    def map(self, stage: Stage, files: list[Path], mode: str, out_schema: pa.Schema) -> Iterator[pa.Table]:
+    def map(
+        self, stage: Stage, files: list[Path], mode: str, out_schema: pa.Schema, artifacts: dict[str, str]
+    ) -> Iterator[pa.Table]:
         import ray
 
         ds = ray.data.read_parquet([str(f) for f in files])
-        config = stage.model_dump(mode="json")
+        kwargs = {
+            "stage_type": stage.type,
+            "config": stage.model_dump(mode="json"),
+            "mode": mode,
+            "out_schema": out_schema,
+            "artifacts": artifacts,
+        }
         res = stage.resources
         if stage.stateful:
             ds = ds.map_batches(
                 StageWorker,
-                fn_constructor_kwargs={
-                    "stage_type": stage.type,
-                    "config": config,
-                    "mode": mode,
-                    "out_schema": out_schema,
-                },
+                fn_constructor_kwargs=kwargs,
                 batch_size=stage.batch_size,
                 batch_format="pyarrow",
                 compute=ray.data.ActorPoolStrategy(size=res.concurrency or 1),
@@ -123,12 +143,7 @@ class RayExecutor:
         else:
             ds = ds.map_batches(
                 _ray_task,
-                fn_kwargs={
-                    "stage_type": stage.type,
-                    "config": config,
-                    "mode": mode,
-                    "out_schema": out_schema,
-                },
+                fn_kwargs=kwargs,
                 batch_size=stage.batch_size,
                 batch_format="pyarrow",
                 num_cpus=res.num_cpus,
@@ -146,10 +161,17 @@ def make_executor(kind: str, num_cpus: int | None = None):
     raise ValueError(f"unknown executor '{kind}'")
 
 
-def choose_executor(kind: str, input_rows: int, ray_min_rows: int) -> str:
-    """``auto``: a Ray cluster when ``RAY_ADDRESS`` is set, else Ray only for inputs of ``ray_min_rows``+."""
+def choose_executor(
+    kind: str, input_rows: int, ray_min_rows: int, ray_min_cpus: int, cpus: int | None = None
+) -> str:
+    """``auto``: the Ray cluster when ``RAY_ADDRESS`` is set; embedded Ray only when the input has at least
+    ``ray_min_rows`` rows and the machine at least ``ray_min_cpus`` CPUs; else in process.
+
+    Measured on 2 cores (BENCHMARKS.md): Ray's start-up (~4 s) and per-stage set-up (~1.5 s) never paid
+    off there, up to 300k rows, because the driver's streaming takes one of the two cores."""
     if kind != "auto":
         return kind
     if os.environ.get("RAY_ADDRESS"):
         return "ray"
-    return "ray" if input_rows >= ray_min_rows else "local"
+    cpus = cpus if cpus is not None else (os.cpu_count() or 1)
+    return "ray" if input_rows >= ray_min_rows and cpus >= ray_min_cpus else "local"

@@ -68,6 +68,20 @@ def check_plan(recipe: RecipeBase) -> list[pa.Schema]:
                     )
                 ],
             )
+        earlier = [s.stage_name for s in recipe.stages[:i]]  # type: ignore[attr-defined]
+        unknown = [n for n in stage.artifact_inputs() if n not in earlier]
+        if unknown:
+            from factory.errors import RecipeError
+
+            raise RecipeError(
+                str(recipe.file),
+                [
+                    (
+                        f"stages[{i}] ({stage.stage_name})",
+                        f"reads artifacts of {unknown}, which is not an earlier stage",
+                    )
+                ],
+            )
         for name, dtype in stage.adds.items():
             if name in available and available[name] != dtype:
                 raise StageError(f"stage '{stage.stage_name}' redefines column '{name}' with another type")
@@ -82,6 +96,7 @@ def version_id(recipe: RecipeBase, fingerprints: dict[str, dict[str, Any]]) -> s
             "recipe": recipe.content(),
             "sources": {k: v["hash"] for k, v in fingerprints.items()},
             "factory": __version__,
+            "code": [s.code_version for s in recipe.stages],  # type: ignore[attr-defined]
         },
         length=20,
     )
@@ -178,15 +193,20 @@ def _rows_table(rows: list[dict[str, Any]]) -> pa.Table:
     return pa.Table.from_pylist(rows, schema=with_drop_columns(row_schema()))
 
 
-def _run_stage(store, recipe, stage: Stage, key, files, in_schema, out_schema, executor) -> dict[str, Any]:
+def _run_stage(
+    store, recipe, stage: Stage, key, files, in_schema, out_schema, executor, artifacts=None
+) -> dict[str, Any]:
+    """Run one stage into a new cache entry; ``artifacts``: name -> folder of the earlier stages it reads."""
     start = time.perf_counter()
+    artifacts = {k: str(v) for k, v in (artifacts or {}).items()}
     writer = _StepWriter(
         store, f"stage-{stage.stage_name}", out_schema, stage.stage_name, recipe.drop_log.keep_rows
     )
     report: dict[str, Any] = {}
     if isinstance(stage, GlobalStage):
+        stage.bind_artifacts(artifacts, writer.tmp / "artifacts")
         key_schema = pa.schema([("id", pa.string()), *stage.key_columns.items()])
-        parts = list(executor.map(stage, files, "keys", key_schema))
+        parts = list(executor.map(stage, files, "keys", key_schema, artifacts))
         keys = pa.concat_tables(parts) if parts else key_schema.empty_table()
         decisions = stage.decide(keys)
         report = stage.report()
@@ -197,9 +217,26 @@ def _run_stage(store, recipe, stage: Stage, key, files, in_schema, out_schema, e
             table = table.append_column(DROP_DETAIL, pa.array([r[1] for r in reasons], pa.string()))
             writer.add(table)
     else:
-        for table in executor.map(stage, files, "process", with_drop_columns(out_schema)):
+        for table in executor.map(stage, files, "process", with_drop_columns(out_schema), artifacts):
             writer.add(table)
     return writer.finish(store, key, {"wall_s": round(time.perf_counter() - start, 3), "report": report})
+
+
+def _copy_artifacts(folder: Path | None, tmp: Path, stage_name: str) -> list[dict[str, Any]]:
+    """A stage's artifacts into the version, under ``artifacts/<stage>/``; their descriptions."""
+    if folder is None:
+        return []
+    import shutil
+
+    from factory.store import file_sha256
+
+    dest = tmp / "artifacts" / stage_name
+    shutil.copytree(folder, dest)
+    return [
+        {"path": str(p.relative_to(tmp)), "bytes": p.stat().st_size, "sha256": file_sha256(p)}
+        for p in sorted(dest.rglob("*"))
+        if p.is_file()
+    ]
 
 
 def _route(row: dict[str, Any], recipe: RecipeBase) -> str | None:
@@ -302,11 +339,18 @@ def build(
             }
         )
     input_rows = sum(s["rows_kept"] for s in source_entries)
-    exec_kind = executor or choose_executor(recipe.executor.kind, input_rows, recipe.executor.ray_min_rows)
+    exec_kind = executor or choose_executor(
+        recipe.executor.kind,
+        input_rows,
+        recipe.executor.ray_min_rows,
+        recipe.executor.ray_min_cpus,
+        recipe.executor.num_cpus,
+    )
     reporter.note(f"{input_rows} rows from {len(recipe.sources)} source(s); executor: {exec_kind}")
     runner = None
 
     stage_entries = []
+    artifact_dirs: dict[str, Path] = {}
     upstream_key = stable_hash(upstream)
     for i, stage in enumerate(recipe.stages):  # type: ignore[attr-defined]
         key = stable_hash(
@@ -322,7 +366,8 @@ def build(
         cached = stats is not None
         if not cached:
             runner = runner or make_executor(exec_kind, recipe.executor.num_cpus)
-            stats = _run_stage(store, recipe, stage, key, files, schemas[i], schemas[i + 1], runner)
+            inputs = {name: artifact_dirs[name] for name in stage.artifact_inputs()}
+            stats = _run_stage(store, recipe, stage, key, files, schemas[i], schemas[i + 1], runner, inputs)
         reporter.step(stage.stage_name, stats, cached=cached)
         stage_entries.append(
             {
@@ -336,10 +381,14 @@ def build(
         )
         files = parquet_files(store.cache_path(key) / "data")
         drop_files += parquet_files(store.cache_path(key) / "drops")
+        if (store.cache_path(key) / "artifacts").is_dir():
+            artifact_dirs[stage.stage_name] = store.cache_path(key) / "artifacts"
         upstream_key = key
 
     tmp = store.new_tmp(f"version-{vid}")
     written = _write_version(store, recipe, tmp, files, schemas[-1], drop_files)
+    for entry in stage_entries:
+        entry["artifacts"] = _copy_artifacts(artifact_dirs.get(entry["name"]), tmp, entry["name"])
     rows_read = sum(s["rows_read"] for s in source_entries)
     rows_out = sum(o["rows"] for o in written["outputs"].values())
     if rows_read != rows_out + written["drop_log"]["rows"]:

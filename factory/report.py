@@ -6,6 +6,12 @@ from typing import Any
 
 from rich.console import Console, Group
 from rich.table import Table
+from rich.text import Text
+
+
+def _row(table: Table, *cells: Any) -> None:
+    """Add a row of plain text: recipe keys like ``stages[mix]`` must not be read as Rich markup."""
+    table.add_row(*(Text(str(c)) for c in cells))
 
 
 def _reasons(dropped: dict[str, int]) -> str:
@@ -19,7 +25,8 @@ def versions_table(manifests: list[dict[str, Any]]) -> Table:
     for m in manifests:
         outs = ", ".join(f"{k}={v['rows']}" for k, v in m["outputs"].items())
         t = m["totals"]
-        table.add_row(
+        _row(
+            table,
             m["version"],
             m["recipe_name"],
             m["created_at"],
@@ -44,12 +51,13 @@ def version_report(m: dict[str, Any]) -> Group:
             f"{m['totals']['rows_in']} in → {m['totals']['rows_out']} out, {m['totals']['rows_dropped']} dropped",
         ),
     ):
-        head.add_row(f"[bold]{key}[/bold]", str(value))
+        head.add_row(Text(key, style="bold"), Text(str(value)))
     sources = Table(title="sources", title_justify="left")
     for col in ("source", "adapter", "licence", "read", "kept", "dropped", "fingerprint", "cached"):
         sources.add_column(col)
     for s in m["sources"]:
-        sources.add_row(
+        _row(
+            sources,
             s["name"],
             s["adapter"],
             s["licence"] or "?",
@@ -63,7 +71,8 @@ def version_report(m: dict[str, Any]) -> Group:
     for col in ("stage", "type", "in", "out", "dropped", "cached", "wall s"):
         stages.add_column(col)
     for s in m["stages"]:
-        stages.add_row(
+        _row(
+            stages,
             s["name"],
             s["type"],
             str(s["rows_in"]),
@@ -76,8 +85,9 @@ def version_report(m: dict[str, Any]) -> Group:
     for col in ("output", "rows", "files", "bytes"):
         outputs.add_column(col)
     for name, o in m["outputs"].items():
-        outputs.add_row(name, str(o["rows"]), str(len(o["files"])), str(sum(f["bytes"] for f in o["files"])))
-    outputs.add_row(
+        _row(outputs, name, str(o["rows"]), str(len(o["files"])), str(sum(f["bytes"] for f in o["files"])))
+    _row(
+        outputs,
         "drops",
         str(m["drop_log"]["rows"]),
         str(len(m["drop_log"]["files"])),
@@ -108,12 +118,15 @@ def diff_report(a: dict[str, Any], b: dict[str, Any]) -> Group:
     fa, fb = _flatten(a["recipe"]), _flatten(b["recipe"])
     for key in sorted(set(fa) | set(fb)):
         if fa.get(key) != fb.get(key):
-            recipe.add_row(key, repr(fa.get(key, "—")), repr(fb.get(key, "—")))
+            _row(recipe, key, repr(fa.get(key, "—")), repr(fb.get(key, "—")))
     for sa in a["sources"]:
         sb = next((s for s in b["sources"] if s["name"] == sa["name"]), None)
         if sb and sa["fingerprint"]["hash"] != sb["fingerprint"]["hash"]:
-            recipe.add_row(
-                f"source {sa['name']} data", sa["fingerprint"]["hash"][:12], sb["fingerprint"]["hash"][:12]
+            _row(
+                recipe,
+                f"source {sa['name']} data",
+                sa["fingerprint"]["hash"][:12],
+                sb["fingerprint"]["hash"][:12],
             )
     stages = Table(title="stage funnel", title_justify="left")
     for col in ("stage", "out (a)", "out (b)", "Δ", "dropped (a)", "dropped (b)"):
@@ -127,7 +140,8 @@ def diff_report(a: dict[str, Any], b: dict[str, Any]) -> Group:
         x, y = sa_by_name.get(name), sb_by_name.get(name)
         ox, oy = (x or {}).get("rows_out"), (y or {}).get("rows_out")
         delta = f"{oy - ox:+d}" if ox is not None and oy is not None else ""
-        stages.add_row(
+        _row(
+            stages,
             name,
             str(ox if ox is not None else "—"),
             str(oy if oy is not None else "—"),
@@ -140,7 +154,7 @@ def diff_report(a: dict[str, Any], b: dict[str, Any]) -> Group:
         outputs.add_column(col)
     for name in sorted(set(a["outputs"]) | set(b["outputs"])):
         ra, rb = a["outputs"].get(name, {}).get("rows", 0), b["outputs"].get(name, {}).get("rows", 0)
-        outputs.add_row(name, str(ra), str(rb), f"{rb - ra:+d}")
+        _row(outputs, name, str(ra), str(rb), f"{rb - ra:+d}")
     return Group(recipe, stages, outputs)
 
 

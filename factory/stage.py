@@ -24,10 +24,11 @@ New stages go in a module under ``filters/``, ``synth/`` or ``factory/stages/`` 
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, ClassVar
 
 import pyarrow as pa
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 DROP = "_drop"
 DROP_DETAIL = "_drop_detail"
@@ -84,6 +85,9 @@ class Stage(BaseModel):
     stateful: ClassVar[bool] = False
     code_version: ClassVar[int] = 1  # bump when a change of code changes outputs (busts the cache)
 
+    _artifacts: dict[str, Path] = PrivateAttr(default_factory=dict)
+    _artifact_dir: Path | None = PrivateAttr(None)
+
     @property
     def stage_name(self) -> str:
         return self.name or self.type
@@ -94,6 +98,29 @@ class Stage(BaseModel):
 
     def setup(self) -> None:
         """Load models or build lookup tables; called once per worker before the first batch."""
+
+    # -- artifacts: files a stage leaves for later stages and for the version (e.g. a trained model) --
+    def artifact_inputs(self) -> list[str]:
+        """Names of earlier stages whose artifacts this stage reads (``self.artifacts_of(name)``)."""
+        return []
+
+    def bind_artifacts(self, inputs: dict[str, Path], own: Path | None = None) -> None:
+        """Called by the runner before ``setup()``: where earlier artifacts are, where to write ours."""
+        self._artifacts = {k: Path(v) for k, v in inputs.items()}
+        self._artifact_dir = Path(own) if own else None
+
+    def artifacts_of(self, stage_name: str) -> Path:
+        return self._artifacts[stage_name]
+
+    @property
+    def artifact_dir(self) -> Path:
+        """Where a GlobalStage's ``decide`` writes files that go into the cache entry and the version."""
+        if self._artifact_dir is None:
+            raise RuntimeError(
+                f"stage '{self.stage_name}' has no artifact folder here (only GlobalStage.decide)"
+            )
+        self._artifact_dir.mkdir(parents=True, exist_ok=True)
+        return self._artifact_dir
 
     def process_batch(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         selected = [r for r in rows if self.apply_to is None or self.apply_to.matches(r)]

@@ -26,8 +26,11 @@ def run_stage(
     rows: list[dict[str, Any]],
     executor: str = "local",
     extra: dict[str, pa.DataType] | None = None,
+    artifacts: dict[str, Path] | None = None,
 ):
-    """``(kept_rows, drop_log_rows, stats)`` of ``stage`` over ``rows`` (canonical fields filled in)."""
+    """``(kept_rows, drop_log_rows, stats)`` of ``stage`` over ``rows`` (canonical fields filled in).
+
+    ``artifacts``: stage name -> folder, for stages that read an earlier stage's artifacts."""
     from factory.pipeline import _run_stage
 
     rows = [r if set(CANONICAL_FIELDS) <= set(r) else {**make_row(), **r} for r in rows]
@@ -39,7 +42,7 @@ def run_stage(
         src = Path(tmp) / "input" / "part-00000.parquet"
         src.parent.mkdir()
         pq.write_table(pa.Table.from_pylist(rows, schema=in_schema), src)
-        stats = _run_stage(store, _Recipe, stage, "k", [src], in_schema, out_schema, runner)
+        stats = _run_stage(store, _Recipe, stage, "k", [src], in_schema, out_schema, runner, artifacts)
         kept = [r for t in read_tables(parquet_files(store.cache_path("k") / "data")) for r in t.to_pylist()]
         drops = [
             r for t in read_tables(parquet_files(store.cache_path("k") / "drops")) for r in t.to_pylist()

@@ -1,0 +1,92 @@
+"""The `factory` command as a user runs it: build, validate, schema, ls, show, diff, stages, adapters."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from tests_paths import ROOT
+
+FACTORY = [sys.executable, "-m", "factory.cli"]
+QUICKSTART = ROOT / "recipes" / "quickstart.yaml"
+
+
+def run(*args, cwd=None, check=True):
+    out = subprocess.run([*FACTORY, *map(str, args)], capture_output=True, text=True, cwd=cwd, timeout=600)
+    if check:
+        assert out.returncode == 0, out.stderr[-3000:]
+    return out
+
+
+def test_quickstart_build_show_ls_diff(tmp_path):
+    store = tmp_path / "store"
+    first = run("build", QUICKSTART, "--store", store)
+    version = Path(first.stdout.strip().splitlines()[-1])
+    assert version.parent == store / "versions" and (version / "manifest.json").exists()
+    assert "normalize" in first.stderr and "exact_duplicate" in first.stderr
+    manifest = json.loads((version / "manifest.json").read_text())
+    stages = {s["name"]: s for s in manifest["stages"]}
+    # every stage of the quickstart has work to do on the demo data
+    for name in ("length_filter", "english_only", "exact_dedup", "mix"):
+        assert stages[name]["dropped"], name
+    assert manifest["sources"][1]["dropped"] == {"bad_input": 3}
+    assert manifest["outputs"]["sft"]["rows"] > 200 and manifest["outputs"]["preference"]["rows"] > 40
+
+    again = run("build", QUICKSTART, "--store", store)
+    assert again.stdout.strip().splitlines()[-1] == str(version) and "nothing to do" in again.stderr
+
+    second = run("build", QUICKSTART, "--store", store, "--set", "stages.length_filter.min_chars=200")
+    version2 = Path(second.stdout.strip().splitlines()[-1])
+    assert version2 != version
+
+    listing = run("ls", "--store", store, "--json")
+    assert {v["version"] for v in json.loads(listing.stdout)} == {version.name, version2.name}
+    shown = run("show", version.name[:8], "--store", store)
+    assert "length_filter" in shown.stdout and "demo_open_qa" in shown.stdout
+    assert json.loads(run("show", version.name, "--store", store, "--json").stdout)["version"] == version.name
+    diff = run("diff", version.name, version2.name, "--store", store)
+    assert "stages[length_filter].min_chars" in diff.stdout and "200" in diff.stdout
+
+    missing = run("show", "nosuchversion", "--store", store, check=False)
+    assert missing.returncode == 1 and "no version 'nosuchversion'" in missing.stderr
+
+
+def test_validate_reports_errors_with_paths(tmp_path):
+    ok = run("validate", QUICKSTART)
+    assert "ok" in ok.stderr
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(
+        QUICKSTART.read_text()
+        .replace("min_chars: 20", "min_chars: -1")
+        .replace("    path: mcqa.jsonl\n", "    path: mcqa.jsonl\n    pth: typo\n")
+    )
+    out = run("validate", broken, check=False)
+    assert out.returncode == 2
+    assert "stages[1].min_chars (broken.yaml:" in out.stderr and "sources[0].pth (broken.yaml:" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_schema_stages_adapters():
+    schema = json.loads(run("schema").stdout)
+    assert schema["title"] == "Recipe" and "stages" in schema["properties"]
+    assert "normalize" in run("stages").stdout
+    assert "medagents" in run("adapters").stdout
+
+
+def test_missing_files_and_bad_lines_are_clear(tmp_path):
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(f"""
+name: bad
+data_dir: {ROOT / "recipes" / "data" / "quickstart"}
+sources:
+  - {{name: lines, path: bad_lines.jsonl, adapter: fields, kind: qa, fields: {{question: question, answer: answer}}}}
+outputs:
+  sft: {{format: messages}}
+""")
+    out = run("build", recipe, "--store", tmp_path / "store", check=False)
+    assert out.returncode == 1 and "bad_lines.jsonl:3" in out.stderr and "source 'lines'" in out.stderr
+    recipe.write_text(recipe.read_text().replace("bad_lines.jsonl", "nothing_*.jsonl"))
+    out = run("build", recipe, "--store", tmp_path / "store", check=False)
+    assert out.returncode == 1 and "nothing_*.jsonl" in out.stderr and "Traceback" not in out.stderr
