@@ -41,13 +41,13 @@ class StageWorker:
         config: dict[str, Any],
         mode: str,
         out_schema: pa.Schema,
-        artifacts: dict[str, str] | None = None,
+        runtime: dict[str, Any] | None = None,
     ):
         from factory.registry import stage_classes
 
         self.stage: Stage = stage_classes()[stage_type].model_validate(config)
         self.mode, self.out_schema = mode, out_schema
-        self.stage.bind_artifacts({k: Path(v) for k, v in (artifacts or {}).items()})
+        self.stage.bind_runtime(runtime or {})
         self.stage.setup()
 
     def __call__(self, table: pa.Table) -> pa.Table:
@@ -73,14 +73,14 @@ def _ray_task(
     config: dict,
     mode: str,
     out_schema: pa.Schema,
-    artifacts: dict[str, str],
+    runtime: dict[str, Any],
 ) -> pa.Table:
     """Ray task entry point: one StageWorker per worker process and stage (setup once)."""
     from factory.store import stable_hash
 
-    key = (stage_type, stable_hash([config, artifacts, out_schema.to_string()]), mode)
+    key = (stage_type, stable_hash([config, runtime, out_schema.to_string()]), mode)
     if key not in _WORKERS:
-        _WORKERS[key] = StageWorker(stage_type, config, mode, out_schema, artifacts)
+        _WORKERS[key] = StageWorker(stage_type, config, mode, out_schema, runtime)
     return _WORKERS[key](table)
 
 
@@ -90,9 +90,9 @@ class LocalExecutor:
     name = "local"
 
     def map(
-        self, stage: Stage, files: list[Path], mode: str, out_schema: pa.Schema, artifacts: dict[str, str]
+        self, stage: Stage, files: list[Path], mode: str, out_schema: pa.Schema, runtime: dict[str, Any]
     ) -> Iterator[pa.Table]:
-        worker = StageWorker(stage.type, stage.model_dump(mode="json"), mode, out_schema, artifacts)
+        worker = StageWorker(stage.type, stage.model_dump(mode="json"), mode, out_schema, runtime)
         for table in read_tables(files, batch_size=stage.batch_size):
             yield worker(table)
 
@@ -117,7 +117,7 @@ class RayExecutor:
         ctx.enable_progress_bars = False
 
     def map(
-        self, stage: Stage, files: list[Path], mode: str, out_schema: pa.Schema, artifacts: dict[str, str]
+        self, stage: Stage, files: list[Path], mode: str, out_schema: pa.Schema, runtime: dict[str, Any]
     ) -> Iterator[pa.Table]:
         import ray
 
@@ -127,7 +127,7 @@ class RayExecutor:
             "config": stage.model_dump(mode="json"),
             "mode": mode,
             "out_schema": out_schema,
-            "artifacts": artifacts,
+            "runtime": runtime,
         }
         res = stage.resources
         if stage.stateful:

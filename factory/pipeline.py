@@ -90,13 +90,16 @@ def check_plan(recipe: RecipeBase) -> list[pa.Schema]:
     return schemas
 
 
-def version_id(recipe: RecipeBase, fingerprints: dict[str, dict[str, Any]]) -> str:
+def version_id(
+    recipe: RecipeBase, fingerprints: dict[str, dict[str, Any]], stage_inputs: list[Any] | None = None
+) -> str:
     return stable_hash(
         {
             "recipe": recipe.content(),
             "sources": {k: v["hash"] for k, v in fingerprints.items()},
             "factory": __version__,
             "code": [s.code_version for s in recipe.stages],  # type: ignore[attr-defined]
+            "stage_inputs": stage_inputs or [],
         },
         length=20,
     )
@@ -194,19 +197,19 @@ def _rows_table(rows: list[dict[str, Any]]) -> pa.Table:
 
 
 def _run_stage(
-    store, recipe, stage: Stage, key, files, in_schema, out_schema, executor, artifacts=None
+    store, recipe, stage: Stage, key, files, in_schema, out_schema, executor, runtime=None
 ) -> dict[str, Any]:
-    """Run one stage into a new cache entry; ``artifacts``: name -> folder of the earlier stages it reads."""
+    """Run one stage into a new cache entry. ``runtime``: ``data_dir`` and ``artifacts`` (see Stage.bind_runtime)."""
     start = time.perf_counter()
-    artifacts = {k: str(v) for k, v in (artifacts or {}).items()}
+    runtime = runtime or {}
     writer = _StepWriter(
         store, f"stage-{stage.stage_name}", out_schema, stage.stage_name, recipe.drop_log.keep_rows
     )
     report: dict[str, Any] = {}
     if isinstance(stage, GlobalStage):
-        stage.bind_artifacts(artifacts, writer.tmp / "artifacts")
+        stage.bind_runtime(runtime, writer.tmp / "artifacts")
         key_schema = pa.schema([("id", pa.string()), *stage.key_columns.items()])
-        parts = list(executor.map(stage, files, "keys", key_schema, artifacts))
+        parts = list(executor.map(stage, files, "keys", key_schema, runtime))
         keys = pa.concat_tables(parts) if parts else key_schema.empty_table()
         decisions = stage.decide(keys)
         report = stage.report()
@@ -217,7 +220,7 @@ def _run_stage(
             table = table.append_column(DROP_DETAIL, pa.array([r[1] for r in reasons], pa.string()))
             writer.add(table)
     else:
-        for table in executor.map(stage, files, "process", with_drop_columns(out_schema), artifacts):
+        for table in executor.map(stage, files, "process", with_drop_columns(out_schema), runtime):
             writer.add(table)
     return writer.finish(store, key, {"wall_s": round(time.perf_counter() - start, 3), "report": report})
 
@@ -313,7 +316,10 @@ def build(
     started = time.perf_counter()
     schemas = check_plan(recipe)
     fingerprints = {s.name: fingerprint_source(s, recipe.data_path) for s in recipe.sources}
-    vid = version_id(recipe, fingerprints)
+    for stage in recipe.stages:  # type: ignore[attr-defined]
+        stage.bind_runtime({"data_dir": str(recipe.data_path)})
+    stage_inputs = [stage.input_fingerprint() for stage in recipe.stages]  # type: ignore[attr-defined]
+    vid = version_id(recipe, fingerprints, stage_inputs)
     final = store.version_path(vid)
     if (final / "manifest.json").exists():
         reporter.note(f"version {vid} already built: nothing to do")
@@ -358,6 +364,7 @@ def build(
                 "type": stage.type,
                 "params": stage.params(),
                 "code": stage.code_version,
+                "inputs": stage_inputs[i],
                 "up": upstream_key,
                 "v": __version__,
             }
@@ -366,8 +373,11 @@ def build(
         cached = stats is not None
         if not cached:
             runner = runner or make_executor(exec_kind, recipe.executor.num_cpus)
-            inputs = {name: artifact_dirs[name] for name in stage.artifact_inputs()}
-            stats = _run_stage(store, recipe, stage, key, files, schemas[i], schemas[i + 1], runner, inputs)
+            runtime = {
+                "data_dir": str(recipe.data_path),
+                "artifacts": {name: str(artifact_dirs[name]) for name in stage.artifact_inputs()},
+            }
+            stats = _run_stage(store, recipe, stage, key, files, schemas[i], schemas[i + 1], runner, runtime)
         reporter.step(stage.stage_name, stats, cached=cached)
         stage_entries.append(
             {

@@ -87,6 +87,7 @@ class Stage(BaseModel):
 
     _artifacts: dict[str, Path] = PrivateAttr(default_factory=dict)
     _artifact_dir: Path | None = PrivateAttr(None)
+    _data_dir: Path | None = PrivateAttr(None)
 
     @property
     def stage_name(self) -> str:
@@ -104,10 +105,25 @@ class Stage(BaseModel):
         """Names of earlier stages whose artifacts this stage reads (``self.artifacts_of(name)``)."""
         return []
 
-    def bind_artifacts(self, inputs: dict[str, Path], own: Path | None = None) -> None:
-        """Called by the runner before ``setup()``: where earlier artifacts are, where to write ours."""
-        self._artifacts = {k: Path(v) for k, v in inputs.items()}
-        self._artifact_dir = Path(own) if own else None
+    def bind_runtime(self, runtime: dict[str, Any], artifact_dir: Path | None = None) -> None:
+        """Called by the runner before ``setup()``, on the driver and on every worker. ``runtime``:
+        ``data_dir`` (the recipe's data folder, for stages that read files such as benchmarks) and
+        ``artifacts`` (stage name -> folder of the earlier stages this one reads). ``artifact_dir``:
+        where a GlobalStage's ``decide`` writes its own artifacts."""
+        self._data_dir = Path(runtime["data_dir"]) if runtime.get("data_dir") else None
+        self._artifacts = {k: Path(v) for k, v in runtime.get("artifacts", {}).items()}
+        self._artifact_dir = Path(artifact_dir) if artifact_dir else None
+
+    @property
+    def data_dir(self) -> Path:
+        """The recipe's data folder (relative paths in stage params resolve against it)."""
+        return self._data_dir or Path.cwd()
+
+    def input_fingerprint(self) -> Any:
+        """A content hash of files this stage reads besides its rows (benchmark files, a model), or None.
+
+        Part of the stage's cache key and of the version id; called on the driver after ``bind_runtime``."""
+        return None
 
     def artifacts_of(self, stage_name: str) -> Path:
         return self._artifacts[stage_name]

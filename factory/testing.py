@@ -27,10 +27,14 @@ def run_stage(
     executor: str = "local",
     extra: dict[str, pa.DataType] | None = None,
     artifacts: dict[str, Path] | None = None,
+    data_dir: Path | None = None,
+    artifacts_out: Path | None = None,
 ):
     """``(kept_rows, drop_log_rows, stats)`` of ``stage`` over ``rows`` (canonical fields filled in).
 
-    ``artifacts``: stage name -> folder, for stages that read an earlier stage's artifacts."""
+    ``artifacts``: stage name -> folder, for stages that read an earlier stage's artifacts; ``data_dir``:
+    the folder relative paths in the stage's params resolve against; ``artifacts_out``: where to copy the
+    artifacts the stage wrote (they live in a temporary store otherwise)."""
     from factory.pipeline import _run_stage
 
     rows = [r if set(CANONICAL_FIELDS) <= set(r) else {**make_row(), **r} for r in rows]
@@ -42,7 +46,12 @@ def run_stage(
         src = Path(tmp) / "input" / "part-00000.parquet"
         src.parent.mkdir()
         pq.write_table(pa.Table.from_pylist(rows, schema=in_schema), src)
-        stats = _run_stage(store, _Recipe, stage, "k", [src], in_schema, out_schema, runner, artifacts)
+        runtime = {
+            "data_dir": str(data_dir) if data_dir else None,
+            "artifacts": {k: str(v) for k, v in (artifacts or {}).items()},
+        }
+        stage.bind_runtime(runtime)
+        stats = _run_stage(store, _Recipe, stage, "k", [src], in_schema, out_schema, runner, runtime)
         kept = [r for t in read_tables(parquet_files(store.cache_path("k") / "data")) for r in t.to_pylist()]
         drops = [
             r for t in read_tables(parquet_files(store.cache_path("k") / "drops")) for r in t.to_pylist()
