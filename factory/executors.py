@@ -161,17 +161,14 @@ def make_executor(kind: str, num_cpus: int | None = None):
     raise ValueError(f"unknown executor '{kind}'")
 
 
-def choose_executor(
-    kind: str, input_rows: int, ray_min_rows: int, ray_min_cpus: int, cpus: int | None = None
-) -> str:
-    """``auto``: the Ray cluster when ``RAY_ADDRESS`` is set; embedded Ray only when the input has at least
-    ``ray_min_rows`` rows and the machine at least ``ray_min_cpus`` CPUs; else in process.
+def choose_executor(kind: str, input_rows: int, ray_min_rows: int) -> str:
+    """``auto``: the Ray cluster when ``RAY_ADDRESS`` is set; embedded local Ray from ``ray_min_rows`` input rows;
+    else in process.
 
-    Measured on 2 cores (BENCHMARKS.md): Ray's start-up (~4 s) and per-stage set-up (~1.5 s) never paid
-    off there, up to 300k rows, because the driver's streaming takes one of the two cores."""
+    Measured on 2 cores (BENCHMARKS.md): Ray's start-up (~4 s) and per-stage set-up (~1.5 s) make it 17x
+    slower at 1k rows, 1.25x slower at 100k, and 9% faster at 300k rows of ~1 KB: break-even ~250k rows."""
     if kind != "auto":
         return kind
     if os.environ.get("RAY_ADDRESS"):
         return "ray"
-    cpus = cpus if cpus is not None else (os.cpu_count() or 1)
-    return "ray" if input_rows >= ray_min_rows and cpus >= ray_min_cpus else "local"
+    return "ray" if input_rows >= ray_min_rows else "local"

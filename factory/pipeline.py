@@ -33,7 +33,7 @@ from factory.log import Reporter
 from factory.recipe import RecipeBase
 from factory.rows import CANONICAL_FIELDS
 from factory.rows import schema as row_schema
-from factory.stage import DROP, DROP_DETAIL, GlobalStage, Stage
+from factory.stage import DROP, DROP_DETAIL, CustomStage, GlobalStage, Stage
 from factory.store import DROP_SCHEMA, ShardWriter, Store, parquet_files, read_tables, stable_hash
 
 OUTPUT_COLUMNS = {
@@ -219,6 +219,11 @@ def _run_stage(
             table = table.append_column(DROP, pa.array([r[0] for r in reasons], pa.string()))
             table = table.append_column(DROP_DETAIL, pa.array([r[1] for r in reasons], pa.string()))
             writer.add(table)
+    elif isinstance(stage, CustomStage):
+        stage.bind_runtime(runtime, writer.tmp / "artifacts")
+        for table in stage.run(files, executor, with_drop_columns(out_schema)):
+            writer.add(table)
+        report = stage.report()
     else:
         for table in executor.map(stage, files, "process", with_drop_columns(out_schema), runtime):
             writer.add(table)
@@ -345,13 +350,7 @@ def build(
             }
         )
     input_rows = sum(s["rows_kept"] for s in source_entries)
-    exec_kind = executor or choose_executor(
-        recipe.executor.kind,
-        input_rows,
-        recipe.executor.ray_min_rows,
-        recipe.executor.ray_min_cpus,
-        recipe.executor.num_cpus,
-    )
+    exec_kind = executor or choose_executor(recipe.executor.kind, input_rows, recipe.executor.ray_min_rows)
     reporter.note(f"{input_rows} rows from {len(recipe.sources)} source(s); executor: {exec_kind}")
     runner = None
 
@@ -375,6 +374,7 @@ def build(
             runner = runner or make_executor(exec_kind, recipe.executor.num_cpus)
             runtime = {
                 "data_dir": str(recipe.data_path),
+                "store_dir": str(store.root),
                 "artifacts": {name: str(artifact_dirs[name]) for name in stage.artifact_inputs()},
             }
             stats = _run_stage(store, recipe, stage, key, files, schemas[i], schemas[i + 1], runner, runtime)

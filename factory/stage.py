@@ -88,6 +88,7 @@ class Stage(BaseModel):
     _artifacts: dict[str, Path] = PrivateAttr(default_factory=dict)
     _artifact_dir: Path | None = PrivateAttr(None)
     _data_dir: Path | None = PrivateAttr(None)
+    _store_dir: Path | None = PrivateAttr(None)
 
     @property
     def stage_name(self) -> str:
@@ -111,6 +112,7 @@ class Stage(BaseModel):
         ``artifacts`` (stage name -> folder of the earlier stages this one reads). ``artifact_dir``:
         where a GlobalStage's ``decide`` writes its own artifacts."""
         self._data_dir = Path(runtime["data_dir"]) if runtime.get("data_dir") else None
+        self._store_dir = Path(runtime["store_dir"]) if runtime.get("store_dir") else None
         self._artifacts = {k: Path(v) for k, v in runtime.get("artifacts", {}).items()}
         self._artifact_dir = Path(artifact_dir) if artifact_dir else None
 
@@ -118,6 +120,11 @@ class Stage(BaseModel):
     def data_dir(self) -> Path:
         """The recipe's data folder (relative paths in stage params resolve against it)."""
         return self._data_dir or Path.cwd()
+
+    @property
+    def store_dir(self) -> Path | None:
+        """The store's root, for state that must outlive a killed build (e.g. a per-request generation cache)."""
+        return self._store_dir
 
     def input_fingerprint(self) -> Any:
         """A content hash of files this stage reads besides its rows (benchmark files, a model), or None.
@@ -172,3 +179,20 @@ class GlobalStage(Stage):
 
     def applies(self, row: dict[str, Any]) -> bool:
         return self.apply_to is None or self.apply_to.matches(row)
+
+
+class CustomStage(Stage):
+    """A stage that drives execution itself (e.g. LLM generation through ``ray.data.llm``, whose processor is a
+    Dataset -> Dataset transform, with a retry loop around it).
+
+    ``run(files, executor, out_schema)`` reads the input Parquet ``files`` (``factory.store.read_tables``, or
+    ``ray.data.read_parquet`` when ``executor.name == "ray"``) and yields Arrow tables of ``out_schema``
+    (which includes the ``_drop``/``_drop_detail`` columns). Every input row must come out once, kept or
+    dropped. ``bind_runtime`` has been called (``data_dir``, ``store_dir``, ``artifact_dir``) before ``run``.
+    """
+
+    def run(self, files: list[Path], executor: Any, out_schema: pa.Schema):
+        raise NotImplementedError
+
+    def report(self) -> dict[str, Any]:
+        return {}

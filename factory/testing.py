@@ -29,12 +29,14 @@ def run_stage(
     artifacts: dict[str, Path] | None = None,
     data_dir: Path | None = None,
     artifacts_out: Path | None = None,
+    store_dir: Path | None = None,
 ):
     """``(kept_rows, drop_log_rows, stats)`` of ``stage`` over ``rows`` (canonical fields filled in).
 
     ``artifacts``: stage name -> folder, for stages that read an earlier stage's artifacts; ``data_dir``:
     the folder relative paths in the stage's params resolve against; ``artifacts_out``: where to copy the
-    artifacts the stage wrote (they live in a temporary store otherwise)."""
+    artifacts the stage wrote (they live in a temporary store otherwise); ``store_dir``: the store root a
+    stage sees (default: the temporary store), e.g. to keep a generation cache across calls."""
     from factory.pipeline import _run_stage
 
     rows = [r if set(CANONICAL_FIELDS) <= set(r) else {**make_row(), **r} for r in rows]
@@ -49,6 +51,7 @@ def run_stage(
         runtime = {
             "data_dir": str(data_dir) if data_dir else None,
             "artifacts": {k: str(v) for k, v in (artifacts or {}).items()},
+            "store_dir": str(store_dir or store.root),
         }
         stage.bind_runtime(runtime)
         stats = _run_stage(store, _Recipe, stage, "k", [src], in_schema, out_schema, runner, runtime)
