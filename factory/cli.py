@@ -172,6 +172,25 @@ def push(
 
 
 @app.command()
+def export(
+    version: str,
+    out_dir: Annotated[Path, typer.Argument(help="an empty or new folder")],
+    store: StoreOpt = Path("store"),
+    include_drops: bool = typer.Option(False, help="export the drop log too"),
+) -> None:
+    """Write the folder `push` would upload (Parquet per output, README.md card, manifest, recipe)."""
+    from factory.hub import export_version
+    from factory.store import Store
+
+    try:
+        path = export_version(Store(store).resolve(version), out_dir, include_drops=include_drops)
+    except FactoryError as exc:
+        _fail(exc)
+        return
+    print(path)
+
+
+@app.command()
 def stages() -> None:
     """List stage types and their one-line descriptions."""
     from factory.registry import stage_classes

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -90,3 +91,53 @@ outputs:
     recipe.write_text(recipe.read_text().replace("bad_lines.jsonl", "nothing_*.jsonl"))
     out = run("build", recipe, "--store", tmp_path / "store", check=False)
     assert out.returncode == 1 and "nothing_*.jsonl" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_push_and_export_a_real_build(tmp_path, monkeypatch):
+    """`factory push` of a quickstart version to a local stand-in for the Hugging Face Hub (a test double:
+    the real Hub is unreachable from this machine), then `load_dataset` on what arrived."""
+    import datasets
+    from hub_standin import HubStandin
+
+    store = tmp_path / "store"
+    version = Path(run("build", QUICKSTART, "--store", store).stdout.strip().splitlines()[-1])
+    exported = Path(run("export", version.name, tmp_path / "export", "--store", store).stdout.strip())
+    assert (
+        (exported / "README.md").exists()
+        and (exported / "sft").is_dir()
+        and not (exported / "drops").exists()
+    )
+
+    token = "hf_standin_token_0123456789abcdef"
+    with HubStandin(tmp_path / "hub", token) as hub:
+        env = {**os.environ, "HF_TOKEN": token}
+        out = subprocess.run(
+            [
+                *FACTORY,
+                "push",
+                version.name,
+                "--repo",
+                "org/quickstart",
+                "--store",
+                str(store),
+                "--endpoint",
+                hub.url,
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=300,
+        )
+        assert out.returncode == 0, out.stderr[-3000:]
+        assert token not in out.stdout + out.stderr
+        folder = hub.repo_dir("org/quickstart")
+    manifest = json.loads((version / "manifest.json").read_text())
+    sft = datasets.load_dataset(str(folder), "sft", split="train", cache_dir=str(tmp_path / "cache"))
+    pref = datasets.load_dataset(str(folder), "preference", split="train", cache_dir=str(tmp_path / "cache"))
+    assert (
+        len(sft) == manifest["outputs"]["sft"]["rows"]
+        and len(pref) == manifest["outputs"]["preference"]["rows"]
+    )
+    assert sft[0]["messages"][0]["role"] == "system"
+    card = (folder / "README.md").read_text()
+    assert "configs:" in card and "Apache-2.0" in card and "exact_dedup" in card
