@@ -266,7 +266,7 @@ def _route(row: dict[str, Any], recipe: RecipeBase) -> str | None:
 
 
 def _write_version(
-    store, recipe, tmp: Path, files: list[Path], schema: pa.Schema, drop_files: list[Path]
+    recipe, tmp: Path, files: list[Path], schema: pa.Schema, drop_files: list[Path]
 ) -> dict[str, Any]:
     """Outputs and the drop log into ``tmp``; returns the manifest's ``outputs``/``drop_log`` parts."""
     extra_cols = [c for c in schema.names if c not in CANONICAL_FIELDS]
@@ -396,7 +396,7 @@ def build(
         upstream_key = key
 
     tmp = store.new_tmp(f"version-{vid}")
-    written = _write_version(store, recipe, tmp, files, schemas[-1], drop_files)
+    written = _write_version(recipe, tmp, files, schemas[-1], drop_files)
     for entry in stage_entries:
         entry["artifacts"] = _copy_artifacts(artifact_dirs.get(entry["name"]), tmp, entry["name"])
     rows_read = sum(s["rows_read"] for s in source_entries)

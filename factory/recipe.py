@@ -32,7 +32,9 @@ class ExecutorConfig(BaseModel):
 
     kind: Literal["auto", "local", "ray"] = "auto"
     ray_min_rows: int = Field(
-        250_000, ge=0, description="auto: below this many input rows, run in process (break-even measured in BENCHMARKS.md)"
+        250_000,
+        ge=0,
+        description="auto: below this many input rows, run in process (break-even measured in BENCHMARKS.md)",
     )
     num_cpus: int | None = Field(None, ge=1, description="CPUs for an embedded local Ray (default: all)")
 

@@ -95,8 +95,8 @@ class Stage(BaseModel):
         return self.name or self.type
 
     def params(self) -> dict[str, Any]:
-        """The params that define this stage's output (hashed into its cache key)."""
-        return self.model_dump(mode="json", exclude={"name", "batch_size"})
+        """The params that define this stage's output, and its name (the drop log records it): its cache key."""
+        return self.model_dump(mode="json", exclude={"batch_size"})
 
     def setup(self) -> None:
         """Load models or build lookup tables; called once per worker before the first batch."""
