@@ -62,6 +62,7 @@ class RecipeBase(BaseModel):
 
     name: str = Field(pattern=r"^[A-Za-z0-9_.\-]+$")
     description: str = ""
+    extends: str | None = Field(None, description="another recipe this one is merged over (resolved at load)")
     system_prompt: str | None = Field(None, description="system turn of every SFT/preference conversation")
     data_dir: str | None = Field(
         None, description="base folder of source paths (default: the recipe's folder)"
@@ -112,7 +113,7 @@ class RecipeBase(BaseModel):
 
     def content(self) -> dict[str, Any]:
         """What defines the data (hashed into the version id): no store path, executor or description."""
-        return self.model_dump(mode="json", exclude={"store", "executor", "description"})
+        return self.model_dump(mode="json", exclude={"store", "executor", "description", "extends"})
 
 
 @functools.cache
