@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -59,4 +60,6 @@ def run_stage(
         drops = [
             r for t in read_tables(parquet_files(store.cache_path("k") / "drops")) for r in t.to_pylist()
         ]
+        if artifacts_out is not None and (store.cache_path("k") / "artifacts").is_dir():
+            shutil.copytree(store.cache_path("k") / "artifacts", artifacts_out, dirs_exist_ok=True)
     return kept, drops, stats
