@@ -12,6 +12,7 @@ reported with its path in the recipe and, where it can be found, its file and li
 from __future__ import annotations
 
 import functools
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
@@ -134,6 +135,24 @@ def recipe_model() -> type[RecipeBase]:
 # --- loading ----------------------------------------------------------------------------------------
 
 
+class _Loader(yaml.SafeLoader):
+    """YAML 1.2 booleans: only true/false. (YAML 1.1 reads `on`, `off`, `yes`, `no` as booleans, which turns
+    a stage param named `on` into the key True.)"""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+
+
+def load_yaml(text: str) -> Any:
+    return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+
+
 def _deep_merge(base: Any, over: Any) -> Any:
     if isinstance(base, dict) and isinstance(over, dict):
         merged = dict(base)
@@ -145,7 +164,7 @@ def _deep_merge(base: Any, over: Any) -> Any:
 
 def _read_yaml(path: Path) -> dict[str, Any]:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = load_yaml(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise RecipeError(str(path), [("<file>", "recipe file not found")]) from None
     except yaml.YAMLError as exc:
@@ -214,7 +233,7 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
         if "=" not in item:
             raise RecipeError("--set", [(item, "expected KEY.PATH=VALUE")])
         key, raw = item.split("=", 1)
-        _set_path(data, key.strip(), yaml.safe_load(raw) if raw.strip() else "")
+        _set_path(data, key.strip(), load_yaml(raw) if raw.strip() else "")
     return data
 
 

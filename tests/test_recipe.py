@@ -144,3 +144,11 @@ def test_missing_required_field_is_named(tmp_path):
     with pytest.raises(RecipeError) as info:
         load_recipe(write(tmp_path, "r.yaml", BASE.replace("    adapter: medquad\n", "")))
     assert "sources[0].adapter" in problems(info.value).__repr__()
+
+
+def test_yaml_on_key_is_a_string_and_booleans_are_yaml_1_2(tmp_path):
+    text = BASE.replace("  - type: to_chat", "  - type: exact_dedup\n    on: question\n  - type: to_chat")
+    r = load_recipe(write(tmp_path, "r.yaml", text), ["stages.length_filter.min_chars=12"])
+    assert r.stages[2].on == "question" and r.stages[1].min_chars == 12
+    r = load_recipe(write(tmp_path, "r.yaml", BASE), ["stages.normalize.remove_urls=false"])
+    assert r.stages[0].remove_urls is False
