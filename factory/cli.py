@@ -1,4 +1,4 @@
-"""The ``factory`` command: build, validate, schema, ls, show, diff, push, stages, adapters."""
+"""The ``factory`` command: build, validate, schema, ls, show, diff, export, push, stages, adapters, train, eval."""
 
 from __future__ import annotations
 
@@ -207,6 +207,12 @@ def adapters() -> None:
 
     for name, adapter in ADAPTERS.items():
         print(f"{name:<22} {getattr(adapter, 'doc', '') or ''}")
+
+
+from train.cli import eval_command, train_command  # noqa: E402
+
+app.command("train")(train_command)
+app.command("eval")(eval_command)
 
 
 def main() -> None:  # pragma: no cover

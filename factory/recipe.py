@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
 from factory.errors import RecipeError
 from factory.rows import KINDS
 from factory.sources.config import SourceConfig
+from train.config import TrainSection
 
 Kind = Literal[KINDS]  # type: ignore[valid-type]
 
@@ -73,6 +74,9 @@ class RecipeBase(BaseModel):
     sources: list[SourceConfig] = Field(min_length=1)
     outputs: dict[str, OutputConfig] = Field(min_length=1)
     drop_log: DropLogConfig = DropLogConfig()
+    train: TrainSection | None = Field(
+        None, description="`factory train` / `factory eval` settings (not part of the version id)"
+    )
 
     _file: Path | None = PrivateAttr(None)
 
@@ -114,7 +118,7 @@ class RecipeBase(BaseModel):
 
     def content(self) -> dict[str, Any]:
         """What defines the data (hashed into the version id): no store path, executor or description."""
-        return self.model_dump(mode="json", exclude={"store", "executor", "description", "extends"})
+        return self.model_dump(mode="json", exclude={"store", "executor", "description", "extends", "train"})
 
 
 @functools.cache
