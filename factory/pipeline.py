@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import yaml
 
@@ -140,7 +141,7 @@ class _StepWriter:
             return
         mask = table.column(DROP).is_null()
         self.data.write(table.filter(mask))
-        dropped = table.filter(pa.compute.invert(mask)).to_pylist()
+        dropped = table.filter(pc.invert(mask)).to_pylist()
         self.dropped.update(r[DROP] for r in dropped)
         self.drops.write_rows(_drop_rows(dropped, self.stage_name, self.keep_rows))
 
@@ -213,11 +214,13 @@ def _run_stage(
         keys = pa.concat_tables(parts) if parts else key_schema.empty_table()
         decisions = stage.decide(keys)
         report = stage.report()
+        drop_ids = pa.array(list(decisions), pa.string())
+        drop_reasons = pa.array([r for r, _ in decisions.values()], pa.string())
+        drop_details = pa.array([d for _, d in decisions.values()], pa.string())
         for table in read_tables(files, batch_size=65_536):
-            ids = table.column("id").to_pylist()
-            reasons = [decisions.get(i, (None, None)) for i in ids]
-            table = table.append_column(DROP, pa.array([r[0] for r in reasons], pa.string()))
-            table = table.append_column(DROP_DETAIL, pa.array([r[1] for r in reasons], pa.string()))
+            at = pc.index_in(table.column("id"), value_set=drop_ids)  # null where the row is kept
+            table = table.append_column(DROP, pc.take(drop_reasons, at))
+            table = table.append_column(DROP_DETAIL, pc.take(drop_details, at))
             writer.add(table)
     elif isinstance(stage, CustomStage):
         stage.bind_runtime(runtime, writer.tmp / "artifacts")
