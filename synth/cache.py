@@ -1,0 +1,112 @@
+"""The per-request generation cache: one SQLite file per model under ``<store>/gen_cache/``.
+
+Every answered request is written as soon as it arrives, keyed by ``request_key`` (model id, rendered
+messages, sampling params with the seed), so a build killed halfway and started again resends only the
+requests that have no answer yet, and a changed recipe that asks the same questions pays nothing.
+
+SQLite in WAL mode: readers never block the writer, several builds on one store may write at once
+(``busy_timeout`` serialises their commits), and each answer is its own transaction, so a ``kill -9``
+loses at most the answers still in flight. ``synchronous=NORMAL`` survives a killed process (not a power
+cut, which costs only re-asking). Failed requests are never cached: a restart asks them again.
+
+Keep the store on a local disk or a filesystem with working POSIX locks (not NFS) for the cache.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from factory.store import stable_hash
+
+if TYPE_CHECKING:
+    from synth.generation import Request, Response
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS answers (
+    key TEXT PRIMARY KEY,
+    model TEXT NOT NULL,
+    texts TEXT NOT NULL,
+    finish_reasons TEXT NOT NULL,
+    request TEXT,
+    created REAL NOT NULL
+)
+"""
+
+
+def request_key(model_id: str, request: Request) -> str:
+    """The cache key of one request: model, rendered messages and every sampling param (seed included)."""
+    return stable_hash(
+        {"model": model_id, "messages": request.messages, "sampling": request.sampling.model_dump()},
+        length=32,
+    )
+
+
+def cache_file(folder: Path, model_id: str) -> Path:
+    """``folder/<readable model name>-<hash>.sqlite``: one file per model, easy to find and to delete."""
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", model_id.rstrip("/").split("/")[-1])[:60] or "model"
+    return Path(folder) / f"{slug}-{stable_hash(model_id, length=8)}.sqlite"
+
+
+class RequestCache:
+    """Answers of one model, looked up and written by ``request_key``."""
+
+    def __init__(self, folder: Path, model_id: str, keep_requests: bool = True):
+        self.path = cache_file(folder, model_id)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.model_id, self.keep_requests = model_id, keep_requests
+        self._db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA busy_timeout=60000")
+        self._db.execute(SCHEMA)
+
+    def get_many(self, keys: list[str]) -> dict[str, Response]:
+        """The cached answers among ``keys`` (missing keys are absent from the result)."""
+        from synth.generation import Response
+
+        found: dict[str, Response] = {}
+        unique = list(dict.fromkeys(keys))
+        for start in range(0, len(unique), 900):
+            part = unique[start : start + 900]
+            marks = ",".join("?" * len(part))
+            for key, model, texts, reasons in self._db.execute(
+                f"SELECT key, model, texts, finish_reasons FROM answers WHERE key IN ({marks})", part
+            ):
+                found[key] = Response(
+                    texts=json.loads(texts), model=model, finish_reasons=json.loads(reasons), cached=True
+                )
+        return found
+
+    def put(self, key: str, response: Response, request: Request | None = None) -> bool:
+        """Store one successful answer (its own transaction). False when the key was already there."""
+        if response.error is not None:
+            raise ValueError("failed requests are not cached")
+        req = None
+        if self.keep_requests and request is not None:
+            req = json.dumps(
+                {"messages": request.messages, "sampling": request.sampling.model_dump(), "tag": request.tag},
+                ensure_ascii=False,
+            )
+        cur = self._db.execute(
+            "INSERT OR IGNORE INTO answers VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                key,
+                response.model,
+                json.dumps(response.texts, ensure_ascii=False),
+                json.dumps(response.finish_reasons),
+                req,
+                time.time(),
+            ),
+        )
+        return cur.rowcount == 1
+
+    def count(self) -> int:
+        return self._db.execute("SELECT COUNT(*) FROM answers").fetchone()[0]
+
+    def close(self) -> None:
+        self._db.close()
