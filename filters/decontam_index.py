@@ -41,7 +41,7 @@ Row = tuple[list[str], list[list[str]]]  # prompt tokens, option tokens (MCQA ro
 def tokens(text: str) -> list[str]:
     """Lower-case word tokens of ``text``; punctuation, symbols and whitespace only separate. (Numbers
     stay: reading every number as ``0`` was measured to lose recall without removing the lab-panel
-    false positives, see bench/results/decontam.md.)"""
+    false positives, see BENCHMARKS.md ("Benchmark decontamination").)"""
     return _WORD.findall(unicodedata.normalize("NFKC", text).casefold())
 
 

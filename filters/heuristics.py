@@ -21,7 +21,7 @@ The two n-gram rules judge only texts of at least ``ngram_min_words`` words (30)
 disease name said twice is most of its bigrams.
 
 Defaults were set on real medical data (MedQuAD answers, MedMCQA, ChatDoctor: every rule drops well under
-1% there, see bench/results/quality.md) and catch the junk planted in the quickstart data (symbol soup,
+1% there, see BENCHMARKS.md, "Quality filter") and catch the junk planted in the quickstart data (symbol soup,
 long repeated filler, one-word answers). Gopher's own bounds (0.15 for 5-grams, 0.2 for the top 2-gram)
 are tighter: they were set for web pages. MedQuAD's NCI summaries repeat their "Key Points" as section
 headings (5-gram repetition 0.3-0.6) and are normal text; the 57 MedQuAD answers above 0.8 (all
