@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from tiny_models import free_port, tiny_model_dir, tiny_server, vllm_cpu_env
+from tiny_models import free_port, tiny_model_dir, vllm_cpu_env
 
 from factory.errors import StageError
 from factory.pipeline import build
@@ -23,7 +23,7 @@ from synth.cache import cache_file
 from synth.generate import Generate
 from synth.generation import OpenAIBackend, Request, SamplingConfig, VLLMBackend
 
-KEY_ENV = "TINY_SERVER_KEY"
+KEY_ENV = "TINY_SERVER_KEY"  # set by the `server` fixture (conftest)
 
 GPU_RECIPE = """\
 name: gpu_settings
@@ -171,14 +171,6 @@ outputs:
 
 
 # -- OpenAI-compatible HTTP -----------------------------------------------------------------------------
-
-
-@pytest.fixture
-def server(monkeypatch):
-    pytest.importorskip("vllm")
-    srv = tiny_server()
-    monkeypatch.setenv(KEY_ENV, srv.api_key)
-    return srv
 
 
 def test_http_backend_concurrency_n_and_pacing(server):

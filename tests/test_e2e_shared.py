@@ -45,7 +45,9 @@ def test_accounting_on_real_data(first_build):
         assert stage["rows_in"] == stage["rows_out"] + sum(stage["dropped"].values())
         assert Counter(d["reason"] for d in drops if d["stage"] == stage["name"]) == Counter(stage["dropped"])
     decontam = next(s for s in m["stages"] if s["name"] == "decontaminate")
-    assert decontam["dropped"].get("benchmark_contamination", 0) > 0  # MedMCQA train / HEAD-QA rows seen in benchmarks
+    assert (
+        decontam["dropped"].get("benchmark_contamination", 0) > 0
+    )  # MedMCQA train / HEAD-QA rows seen in benchmarks
     assert set(decontam["report"]["hits_per_benchmark"]) >= {"medqa_test", "careqa_test"}
     mix = next(s for s in m["stages"] if s["name"] == "mix")["report"]["groups"]
     assert mix["medquad"]["kept"] == 8000 and mix["chatdoctor_5k"]["kept"] == 3000
@@ -82,8 +84,16 @@ def test_rebuild_free_then_one_stage_change_then_determinism(first_build, shared
         reporter=QUIET,
     )
     cached = {s["name"]: s["cached"] for s in changed.manifest["stages"]}
-    assert cached == {"normalize": True, "length_filter": True, "language_id": True, "english_only": True,
-                      "decontaminate": True, "exact_dedup": True, "mix": False, "to_chat": False}
+    assert cached == {
+        "normalize": True,
+        "length_filter": True,
+        "language_id": True,
+        "english_only": True,
+        "decontaminate": True,
+        "exact_dedup": True,
+        "mix": False,
+        "to_chat": False,
+    }
     assert changed.manifest["outputs"]["sft"]["rows"] == res.manifest["outputs"]["sft"]["rows"] - 3000
 
     other = build(

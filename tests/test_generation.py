@@ -20,7 +20,6 @@ from typing import Any, ClassVar, Literal
 import pyarrow as pa
 import pytest
 from tests_paths import ROOT
-from tiny_models import tiny_server
 
 from factory.rows import make_row
 from factory.testing import run_stage
@@ -28,15 +27,7 @@ from synth.cache import RequestCache, cache_file, request_key
 from synth.generate import Generate
 from synth.generation import GenerationStage, OpenAIBackend, Request, Response, Retry, SamplingConfig
 
-KEY_ENV = "TINY_SERVER_KEY"
-
-
-@pytest.fixture
-def server(monkeypatch):
-    pytest.importorskip("vllm")
-    srv = tiny_server()
-    monkeypatch.setenv(KEY_ENV, srv.api_key)
-    return srv
+KEY_ENV = "TINY_SERVER_KEY"  # set by the `server` fixture (conftest)
 
 
 def backend(srv, **kw) -> OpenAIBackend:

@@ -365,18 +365,8 @@ def test_stage_params_are_checked():
 
 # -- end to end on the tiny vLLM server ------------------------------------------------------------------
 
-KEY_ENV = "TASKS_SERVER_KEY"
+KEY_ENV = "TINY_SERVER_KEY"  # set by the `server` fixture (conftest)
 COT_REASONS = {"unparseable_answer", "answer_mismatch", "ambiguous_answer", "mentions_gold", "too_short"}
-
-
-@pytest.fixture
-def server(monkeypatch):
-    pytest.importorskip("vllm")
-    from tiny_models import tiny_server
-
-    srv = tiny_server()
-    monkeypatch.setenv(KEY_ENV, srv.api_key)
-    return srv
 
 
 def tiny_backend(srv) -> OpenAIBackend:
