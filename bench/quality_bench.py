@@ -35,8 +35,7 @@ from factory.rows import schema as row_schema
 from factory.sources import SourceConfig, load_source
 from factory.stage import is_dropped
 from factory.store import Store
-from factory.testing import _Recipe
-from filters.heuristics import HeuristicFilter
+from filters.heuristics import RULE_PARAMS, HeuristicFilter
 from filters.quality import (
     MODEL_FILE,
     POS,
@@ -60,16 +59,6 @@ NEGATIVE = {
         "C_safety/jailbreak_inthewild/inthewild_jailbreak_llms.json",
         "jailbreak_templates",
     ),
-}
-RULES = {
-    "short_response": "min_response_words",
-    "non_alpha": "max_non_alpha_fraction",
-    "symbol_ratio": "max_symbol_word_ratio",
-    "digit_ratio": "max_digit_fraction",
-    "word_length": "max_mean_word_length",
-    "repeated_lines": "max_dup_line_fraction",
-    "repeated_ngrams": "max_dup_ngram_fraction",
-    "top_ngram": "max_top_ngram_fraction",
 }
 
 
@@ -127,7 +116,7 @@ def speed_section(rows: list[dict], model_dir: Path, tmp: Path, repeats: int) ->
 
     def pipeline():
         store = Store(tmp / f"store-{next(runs)}")
-        _run_stage(store, _Recipe, stage, "k", [src], in_schema, out_schema, LocalExecutor(), runtime)
+        _run_stage(store, stage, "k", [src], out_schema, LocalExecutor(), runtime)
 
     bs = stage.batch_size
 
@@ -166,12 +155,12 @@ def heuristics_section(rows_by_source: dict[str, list[dict]], repeats: int) -> l
             quick.append(make_row(id=rec["id"], source="quickstart", kind="qa", question=rec["question"],
                                   answer=rec["answer"], subject=rec["focus"]))  # fmt: skip
     sets = {**rows_by_source, "quickstart open_qa (5 junk planted)": quick}
-    head = "| set | rows | " + " | ".join(RULES) + " | any rule (stage) | stage docs/s |"
-    lines = [head, "|" + "---|" * (len(RULES) + 4)]
+    head = "| set | rows | " + " | ".join(RULE_PARAMS) + " | any rule (stage) | stage docs/s |"
+    lines = [head, "|" + "---|" * (len(RULE_PARAMS) + 4)]
     for name, rows in sets.items():
         cells = []
-        for reason in RULES:
-            only = HeuristicFilter(**{p: None for r, p in RULES.items() if r != reason})
+        for reason in RULE_PARAMS:
+            only = HeuristicFilter(**{p: None for r, p in RULE_PARAMS.items() if r != reason})
             hits = sum(only.check(r) is not None for r in rows)
             cells.append(f"{100 * hits / len(rows):.2f}% ({hits})")
         full = HeuristicFilter()

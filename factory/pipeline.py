@@ -198,14 +198,13 @@ def _rows_table(rows: list[dict[str, Any]]) -> pa.Table:
 
 
 def _run_stage(
-    store, recipe, stage: Stage, key, files, in_schema, out_schema, executor, runtime=None
+    store, stage: Stage, key, files, out_schema, executor, runtime=None, keep_rows: bool = True
 ) -> dict[str, Any]:
-    """Run one stage into a new cache entry. ``runtime``: ``data_dir`` and ``artifacts`` (see Stage.bind_runtime)."""
+    """Run one stage into a new cache entry. ``runtime``: ``data_dir`` and ``artifacts`` (see Stage.bind_runtime);
+    ``keep_rows``: store dropped rows' content in the drop log (the recipe's ``drop_log.keep_rows``)."""
     start = time.perf_counter()
     runtime = runtime or {}
-    writer = _StepWriter(
-        store, f"stage-{stage.stage_name}", out_schema, stage.stage_name, recipe.drop_log.keep_rows
-    )
+    writer = _StepWriter(store, f"stage-{stage.stage_name}", out_schema, stage.stage_name, keep_rows)
     report: dict[str, Any] = {}
     if isinstance(stage, GlobalStage):
         stage.bind_runtime(runtime, writer.tmp / "artifacts")
@@ -380,7 +379,9 @@ def build(
                 "store_dir": str(store.root),
                 "artifacts": {name: str(artifact_dirs[name]) for name in stage.artifact_inputs()},
             }
-            stats = _run_stage(store, recipe, stage, key, files, schemas[i], schemas[i + 1], runner, runtime)
+            stats = _run_stage(
+                store, stage, key, files, schemas[i + 1], runner, runtime, recipe.drop_log.keep_rows
+            )
         reporter.step(stage.stage_name, stats, cached=cached)
         stage_entries.append(
             {

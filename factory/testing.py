@@ -17,11 +17,6 @@ from factory.stage import Stage
 from factory.store import Store, parquet_files, read_tables
 
 
-class _Recipe:  # the two recipe settings _run_stage reads
-    class drop_log:  # noqa: N801
-        keep_rows = True
-
-
 def run_stage(
     stage: Stage,
     rows: list[dict[str, Any]],
@@ -55,7 +50,7 @@ def run_stage(
             "store_dir": str(store_dir or store.root),
         }
         stage.bind_runtime(runtime)
-        stats = _run_stage(store, _Recipe, stage, "k", [src], in_schema, out_schema, runner, runtime)
+        stats = _run_stage(store, stage, "k", [src], out_schema, runner, runtime)
         kept = [r for t in read_tables(parquet_files(store.cache_path("k") / "data")) for r in t.to_pylist()]
         drops = [
             r for t in read_tables(parquet_files(store.cache_path("k") / "drops")) for r in t.to_pylist()

@@ -43,6 +43,17 @@ SYMBOL_RUN = re.compile(r"[#@$^&*~|<>=+_{}\[\]\\`…]+|\.\.\.+")
 NO_RESPONSE_KINDS = ("mcqa", "prompt")
 _NOT_LETTER = re.compile(r"[\W\d_]+")
 _NOT_DIGIT = re.compile(r"\D+")
+# Drop reason -> the param bounding that rule (None turns the rule off).
+RULE_PARAMS = {
+    "short_response": "min_response_words",
+    "non_alpha": "max_non_alpha_fraction",
+    "symbol_ratio": "max_symbol_word_ratio",
+    "digit_ratio": "max_digit_fraction",
+    "word_length": "max_mean_word_length",
+    "repeated_lines": "max_dup_line_fraction",
+    "repeated_ngrams": "max_dup_ngram_fraction",
+    "top_ngram": "max_top_ngram_fraction",
+}
 PROMPT_FIELDS = {"mcqa": ("context", "question", "explanation"), "prompt": ("question",)}
 
 

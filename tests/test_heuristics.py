@@ -10,6 +10,7 @@ from tests_paths import ROOT
 from factory.rows import make_row
 from factory.testing import run_stage
 from filters.heuristics import (
+    RULE_PARAMS,
     HeuristicFilter,
     digit_fraction,
     dup_line_fraction,
@@ -80,7 +81,8 @@ def test_each_rule_drops_with_its_reason(executor):
 
 
 def test_each_rule_can_be_switched_off():
-    switches = {
+    switches = RULE_PARAMS
+    assert switches == {
         "short_response": "min_response_words",
         "non_alpha": "max_non_alpha_fraction",
         "symbol_ratio": "max_symbol_word_ratio",
