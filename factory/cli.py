@@ -209,6 +209,59 @@ def adapters() -> None:
         print(f"{name:<22} {getattr(adapter, 'doc', '') or ''}")
 
 
+model_app = typer.Typer(no_args_is_help=True, help="Local models: import GGUF files, folders, hub ids, shipped names.")
+app.add_typer(model_app, name="model")
+
+
+@model_app.command("import")
+def model_import(
+    src: Annotated[str, typer.Argument(help="a .gguf file, a model folder, a hub id or a shipped name (smollm2-135m)")],
+    out: Annotated[Path, typer.Argument(help="the Hugging Face folder to write")],
+    smoke: bool = typer.Option(True, help="run one smoke generation"),
+    force: bool = typer.Option(False, help="replace an existing imported folder"),
+) -> None:
+    """Turn SRC into a Hugging Face folder the backends and trainers load (checks, smoke generation,
+    the source's sha256 in factory_model.json). The last stdout line is the folder."""
+    from factory.models import import_model
+
+    try:
+        record = import_model(src, out, smoke=smoke, force=force)
+    except FactoryError as exc:
+        _fail(exc)
+        return
+    checks = record.get("checks", {})
+    err.print(
+        f"[green]ok[/green] {src} -> {out}: {checks.get('architecture')}, head_dim {checks.get('head_dim')}, "
+        f"eos {checks.get('eos_token')!r}, pad {checks.get('pad_token')!r}; "
+        f"sha256 {str(record.get('source_sha256'))[:16]}...; smoke: {record.get('smoke', {}).get('text', '')[:60]!r}"
+    )
+    for warning in checks.get("warnings", []):
+        err.print(f"[yellow]warning:[/yellow] {warning}")
+    print(Path(out).resolve())
+
+
+@model_app.command("ls")
+def model_ls() -> None:
+    """Shipped model names and where they are (or would be) imported."""
+    from factory.models import SHIPPED, model_info, models_home
+
+    for name, spec in SHIPPED.items():
+        folder = models_home() / name
+        state = "imported" if model_info(folder) else "not imported yet (imported on first use)"
+        print(f"{name:<16} {spec.hub_id:<40} {folder}  [{state}]")
+
+
+@model_app.command("path")
+def model_path(ref: str) -> None:
+    """The folder a model reference resolves to (imports a shipped name on first use)."""
+    from factory.models import resolve_model
+
+    try:
+        print(resolve_model(ref))
+    except FactoryError as exc:
+        _fail(exc)
+
+
 from train.cli import eval_command, train_command  # noqa: E402
 
 app.command("train")(train_command)

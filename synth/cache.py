@@ -40,10 +40,10 @@ CREATE TABLE IF NOT EXISTS answers (
 
 def request_key(model_id: str, request: Request) -> str:
     """The cache key of one request: model, rendered messages and every sampling param (seed included)."""
-    return stable_hash(
-        {"model": model_id, "messages": request.messages, "sampling": request.sampling.model_dump()},
-        length=32,
-    )
+    key = {"model": model_id, "messages": request.messages, "sampling": request.sampling.model_dump()}
+    if getattr(request, "guide", None) is not None:  # absent for free text: keys of earlier answers hold
+        key["guide"] = request.guide.model_dump(exclude_none=True)
+    return stable_hash(key, length=32)
 
 
 def cache_file(folder: Path, model_id: str) -> Path:

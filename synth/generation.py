@@ -109,14 +109,34 @@ class OpenAIBackend(BaseModel):
 Backend = Annotated[VLLMBackend | OpenAIBackend, Field(discriminator="kind")]
 
 
+class Guide(BaseModel):
+    """A structured-output constraint on one request: exactly one of a JSON schema, a regex or a list of
+    choices. Backends that support it enforce it (vLLM ``StructuredOutputsParams`` offline; the OpenAI
+    ``response_format`` / ``extra_body`` online); elsewhere the request goes as free text and the stage's
+    parser still reads the answer. Part of the request's cache key."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    json_schema: dict[str, Any] | None = None
+    regex: str | None = None
+    choice: list[str] | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self):
+        if sum(v is not None for v in (self.json_schema, self.regex, self.choice)) != 1:
+            raise ValueError("a Guide sets exactly one of json_schema, regex, choice")
+        return self
+
+
 @dataclass
 class Request:
-    """One chat completion to make for one row."""
+    """One chat completion to make for one row (``guide``: an optional structured-output constraint)."""
 
     row_id: str
     messages: list[dict[str, str]]
     sampling: SamplingConfig
     tag: str = ""
+    guide: Guide | None = None
 
 
 @dataclass
@@ -185,18 +205,22 @@ class GenerationStage(CustomStage):
     def parse(self, row: dict[str, Any], responses: list[Response], attempt: int) -> dict[str, Any] | Retry:
         raise NotImplementedError
 
-    def request(self, row: dict[str, Any], messages: list[dict[str, str]], tag: str = "") -> Request:
+    def request(
+        self, row: dict[str, Any], messages: list[dict[str, str]], tag: str = "", guide: Guide | None = None
+    ) -> Request:
         """A request for ``row`` with this stage's sampling (the base offsets the seed per attempt)."""
-        return Request(row_id=str(row.get("id")), messages=messages, sampling=self.sampling, tag=tag)
+        return Request(row_id=str(row.get("id")), messages=messages, sampling=self.sampling, tag=tag, guide=guide)
 
     # -- model identity -----------------------------------------------------------------------------
     def resolved_backend(self) -> VLLMBackend | OpenAIBackend:
         """The backend with a relative local model path made absolute (recipe data folder, then cwd)."""
+        from factory.models import resolve_model
+
         b = self.backend
-        if b.kind == "vllm" and not Path(b.model).is_absolute():
-            for base in (self.data_dir, Path.cwd()):
-                if (base / b.model).exists():
-                    return b.model_copy(update={"model": str((base / b.model).resolve())})
+        if b.kind == "vllm":
+            model = resolve_model(b.model, (self.data_dir,))  # shipped names (smollm2-135m) -> imported folder
+            if model != b.model:
+                return b.model_copy(update={"model": model})
         return b
 
     def input_fingerprint(self) -> Any:
@@ -339,7 +363,7 @@ def model_fingerprint(folder: Path) -> str:
     import xxhash
 
     parts: list[Any] = []
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+    for path in sorted(p for p in folder.rglob("*") if p.is_file() and _is_model_file(p.relative_to(folder))):
         size = path.stat().st_size
         digest = xxhash.xxh3_64()
         with open(path, "rb") as fh:
@@ -353,16 +377,28 @@ def model_fingerprint(folder: Path) -> str:
     return stable_hash(parts, length=12)
 
 
+# Files of a model folder that are not the model: import/training records, evaluation results, checkpoints.
+_NOT_MODEL = ("factory_model.json", "factory_train.json")
+
+
+def _is_model_file(rel: Path) -> bool:
+    top = rel.parts[0]
+    return not (
+        rel.name in _NOT_MODEL or top in ("eval", "runs", "logs") or top.startswith(("checkpoint-", "."))
+    )
+
+
 def _with_seed(request: Request, attempt: int) -> Request:
     if attempt == 0:
         return request
     sampling = request.sampling.model_copy(update={"seed": request.sampling.seed + attempt})
-    return Request(request.row_id, request.messages, sampling, request.tag)
+    return Request(request.row_id, request.messages, sampling, request.tag, request.guide)
 
 
 __all__ = [
     "Backend",
     "GenerationStage",
+    "Guide",
     "OpenAIBackend",
     "Request",
     "Response",

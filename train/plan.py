@@ -137,9 +137,9 @@ def make_plan(
         template = str(((recipe_dir or Path.cwd()) / section.chat_template).resolve())
         if not Path(template).is_file():
             raise FactoryError(f"train.chat_template: no file {template}")
-    start = section.base_model
-    if Path(start).expanduser().exists():
-        start = str(Path(start).expanduser().resolve())
+    from factory.models import resolve_model
+
+    start = resolve_model(section.base_model)  # a shipped name (smollm2-135m) -> its imported folder
     steps: list[StepPlan] = []
     if section.sft is not None:
         data = data_ref(store, section.sft.version or version, section.sft.output, section.sft.limit)
