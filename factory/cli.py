@@ -1,4 +1,4 @@
-"""The ``factory`` command: build, validate, schema, ls, show, diff, export, push, stages, adapters, train, eval."""
+"""The ``factory`` command: build, validate, schema, ls, show, report, diff, export, push, stages, adapters, train, eval."""
 
 from __future__ import annotations
 
@@ -117,18 +117,44 @@ def show(
     store: StoreOpt = Path("store"),
     as_json: bool = typer.Option(False, "--json", help="the whole manifest"),
 ) -> None:
-    """Show a version: sources, the stage funnel, outputs (id, prefix or folder)."""
+    """Show a version: warnings, sources, the funnel per stage and source, mixture, stage highlights, outputs,
+    lengths (id, prefix or folder)."""
     from factory.report import print_renderable, version_report
+    from factory.store import Store
 
     try:
-        m = _manifest(store, version)
+        path = Store(store).resolve(version)
+        m = json.loads((path / "manifest.json").read_text())
     except FactoryError as exc:
         _fail(exc)
         return
     if as_json:
         print(json.dumps(m, indent=1, ensure_ascii=False))
     else:
-        print_renderable(version_report(m))
+        print_renderable(version_report(m, path))
+
+
+@app.command()
+def report(
+    version: str,
+    store: StoreOpt = Path("store"),
+    out: Annotated[Path | None, typer.Option("--out", help="write here instead of VERSION/report.html")] = None,
+) -> None:
+    """(Re)write a version's report.html (one offline HTML file with the funnel, drops, mixture, lengths and
+    every stage's charts); prints its path."""
+    from factory.html_report import write_report
+    from factory.report import print_warnings
+    from factory.report_facts import collect_warnings
+    from factory.store import Store
+
+    try:
+        path = Store(store).resolve(version)
+        m = json.loads((path / "manifest.json").read_text())
+    except FactoryError as exc:
+        _fail(exc)
+        return
+    print_warnings(collect_warnings(m, path), err)
+    print(write_report(path, m, out=out))
 
 
 @app.command()

@@ -1,12 +1,27 @@
-"""Terminal reports of versions: the list, one version's funnel, and the difference between two."""
+"""Terminal reports of versions: the list, one version's summary (warnings, funnel, mixture, stage highlights,
+lengths), the difference between two; and the two calls a build makes at its end: ``collect_warnings``
+and ``write_report`` (report.html, drawn by factory/html_report.py)."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console, Group
+from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
+
+from factory.report_facts import collect_warnings
+
+__all__ = [
+    "collect_warnings",
+    "print_warnings",
+    "write_report",
+    "version_report",
+    "versions_table",
+    "diff_report",
+]
 
 
 def _row(table: Table, *cells: Any) -> None:
@@ -38,23 +53,121 @@ def versions_table(manifests: list[dict[str, Any]]) -> Table:
     return table
 
 
-def version_report(m: dict[str, Any]) -> Group:
+def print_warnings(warnings: list[str], console: Console | None = None) -> None:
+    """Each warning on its own line (stderr by default), plain text: stage names like ``[mix]`` stay as they are."""
+    console = console or Console(stderr=True, highlight=False)
+    for w in warnings:
+        console.print(Text("warning: ", style="bold yellow") + Text(w), soft_wrap=True)
+
+
+def write_report(version_dir: Path, manifest: dict[str, Any], extra_sections: list | None = None) -> Path:
+    """Write ``report.html`` into the version folder (see factory/html_report.py); returns its path."""
+    from factory.html_report import write_report as write
+
+    return write(Path(version_dir), manifest, extra_sections)
+
+
+def _figures(report: dict[str, Any], limit: int = 6) -> str:
+    flat = [
+        f"{k}={v}"
+        for k, v in report.items()
+        if not isinstance(v, dict | list) and k not in ("charts", "warnings")
+    ]
+    return ", ".join(flat[:limit])
+
+
+def _top(counts: dict[str, int], limit: int = 5) -> str:
+    items = sorted(((k, v) for k, v in counts.items() if v), key=lambda kv: -kv[1])
+    return ", ".join(f"{k} {v}" for k, v in items[:limit]) or "none"
+
+
+def stage_highlight(stage: dict[str, Any]) -> str:
+    """One line on what a stage reported: contamination hits, generation attempts, clusters, charts..."""
+    r = stage.get("report") or {}
+    parts = []
+    if "hits_per_benchmark" in r:
+        parts.append(f"{r.get('rows_dropped', '?')} rows hit benchmarks: {_top(r['hits_per_benchmark'])}")
+        if r.get("hits_per_match_kind"):
+            parts.append(f"by match: {_top(r['hits_per_match_kind'])}")
+    elif "rows_by_attempt" in r:
+        attempts = ", ".join(f"attempt {k}: {v}" for k, v in r["rows_by_attempt"].items()) or "no row passed"
+        parts.append(f"passed {attempts}; failed every attempt: {r.get('rows_out_of_attempts', 0)}")
+        if r.get("retry_reasons"):
+            parts.append(f"retries: {_top(r['retry_reasons'])}")
+        req = r.get("requests") or {}
+        if req:
+            parts.append(
+                f"requests sent {req.get('sent', 0)}, cached {req.get('cached', 0)}, failed {req.get('failed', 0)}"
+            )
+    elif "groups" in r and stage.get("type") == "mix":
+        parts.append(f"{len(r['groups'])} groups by {stage.get('params', {}).get('by', 'source')}")
+    elif "clusters" in r:
+        parts.append(
+            f"{r['clusters']} clusters, {r.get('duplicates', 0)} duplicates, largest {r.get('largest_cluster', 0)}"
+        )
+    else:
+        figures = _figures(r)
+        if figures:
+            parts.append(figures)
+    charts = [c.get("title", cid) for cid, c in (r.get("charts") or {}).items() if isinstance(c, dict)]
+    if charts:
+        parts.append(f"charts in report.html: {'; '.join(charts)}")
+    return "; ".join(parts)
+
+
+def _table(title: str, columns: list[str]) -> Table:
+    table = Table(title=title, title_justify="left")
+    for col in columns:
+        table.add_column(col, justify="left" if col in _LEFT else "right")
+    return table
+
+
+_LEFT = {
+    "source",
+    "adapter",
+    "licence",
+    "stage",
+    "type",
+    "reason",
+    "examples",
+    "output",
+    "part",
+    "group",
+    "highlights",
+}
+
+
+def version_report(m: dict[str, Any], version_dir: Path | None = None) -> Group:
+    """The terminal summary of a version; with ``version_dir`` also the per-source funnel and lengths (read from
+    the drop log and the outputs), as in report.html."""
+    from factory import report_facts as facts
+
+    warnings = facts.collect_warnings(m, version_dir)
+    parts: list[Any] = []
+    if warnings:
+        box = Text("\n").join(Text(f"• {w}") for w in warnings)
+        parts.append(
+            Panel(box, title=f"warnings ({len(warnings)})", title_align="left", border_style="yellow")
+        )
+    else:
+        parts.append(Text("no warnings", style="green"))
     head = Table.grid(padding=(0, 2))
     for key, value in (
         ("version", m["version"]),
         ("recipe", f"{m['recipe_name']} (hash {m['recipe_hash']})"),
         ("created", m["created_at"]),
         ("factory", m["factory_version"]),
-        ("executor", m["executor"]),
+        ("executor", f"{m['executor']}, {m['totals'].get('wall_s', 0):.1f} s"),
         (
             "rows",
             f"{m['totals']['rows_in']} in → {m['totals']['rows_out']} out, {m['totals']['rows_dropped']} dropped",
         ),
     ):
         head.add_row(Text(key, style="bold"), Text(str(value)))
-    sources = Table(title="sources", title_justify="left")
-    for col in ("source", "adapter", "licence", "read", "kept", "dropped", "fingerprint", "cached"):
-        sources.add_column(col)
+    parts.append(head)
+    sources = _table(
+        "sources", ["source", "adapter", "licence", "read", "kept", "dropped", "fingerprint", "cached"]
+    )
     for s in m["sources"]:
         _row(
             sources,
@@ -67,23 +180,64 @@ def version_report(m: dict[str, Any]) -> Group:
             s["fingerprint"]["hash"][:12],
             "yes" if s["cached"] else "no",
         )
-    stages = Table(title="stages", title_justify="left")
-    for col in ("stage", "type", "in", "out", "dropped", "cached", "wall s"):
-        stages.add_column(col)
+    stages = _table("stages", ["stage", "type", "in", "out", "dropped %", "reason", "cached", "wall s"])
     for s in m["stages"]:
+        lost = s["rows_in"] - s["rows_out"]
         _row(
             stages,
             s["name"],
             s["type"],
             str(s["rows_in"]),
             str(s["rows_out"]),
+            facts.share_text(lost, s["rows_in"]),
             _reasons(s["dropped"]),
             "yes" if s["cached"] else "no",
             f"{s['wall_s']:.2f}",
         )
-    outputs = Table(title="outputs", title_justify="left")
-    for col in ("output", "rows", "files", "bytes"):
-        outputs.add_column(col)
+    parts += [sources, stages]
+    if version_dir is not None:
+        funnel = facts.source_funnel(version_dir, m)
+        steps = [st for st in funnel["steps"] if any(f["dropped"][st] for f in funnel["sources"].values())]
+        per_source = _table(
+            "funnel per source (rows dropped at each step)",
+            ["source", "read", *steps, "in outputs", "kept %"],
+        )
+        for name, f in funnel["sources"].items():
+            cells = [str(f["dropped"][st] or "") for st in steps]
+            _row(
+                per_source,
+                name,
+                str(f["read"]),
+                *cells,
+                str(f["kept"]),
+                facts.share_text(f["kept"], f["read"]),
+            )
+        parts.append(per_source)
+    for mix in facts.mixtures(m):
+        table = _table(
+            f"mixture: {mix['stage']} (by {mix['by']}, in {mix['measure']})",
+            ["group", "available", "kept", "share", "target", "cap"],
+        )
+        for g in mix["groups"]:
+            target = "-" if g["target"] is None else facts.share_text(g["target"], 1)
+            _row(
+                table,
+                g["group"],
+                str(g["available"]),
+                str(g["kept"]),
+                facts.share_text(g["share"] or 0, 1),
+                target,
+                str(g["cap"] or "-"),
+            )
+        parts.append(table)
+    highlights = _table("stage highlights", ["stage", "highlights"])
+    for s in m["stages"]:
+        line = stage_highlight(s)
+        if line:
+            _row(highlights, s["name"], line)
+    if highlights.row_count:
+        parts.append(highlights)
+    outputs = _table("outputs", ["output", "rows", "files", "bytes"])
     for name, o in m["outputs"].items():
         _row(outputs, name, str(o["rows"]), str(len(o["files"])), str(sum(f["bytes"] for f in o["files"])))
     _row(
@@ -93,7 +247,23 @@ def version_report(m: dict[str, Any]) -> Group:
         str(len(m["drop_log"]["files"])),
         str(sum(f["bytes"] for f in m["drop_log"]["files"])),
     )
-    return Group(head, sources, stages, outputs)
+    parts.append(outputs)
+    if version_dir is not None:
+        lengths = _table("lengths (words per row)", ["output", "part", "rows", "median", "p90", "p99", "max"])
+        for name, o in facts.output_lengths(version_dir, m).items():
+            for part, values in o["series"].items():
+                st = facts.length_stats(values)
+                _row(
+                    lengths, name, part, str(st["n"]), *(f"{st[k]:.0f}" for k in ("p50", "p90", "p99", "max"))
+                )
+        parts.append(lengths)
+        page = Path(version_dir) / "report.html"
+        parts.append(
+            Text(
+                f"report: {page}" if page.is_file() else "report: none yet (factory report VERSION writes it)"
+            )
+        )
+    return Group(*parts)
 
 
 def _flatten(obj: Any, prefix: str = "") -> dict[str, Any]:

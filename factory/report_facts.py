@@ -1,0 +1,335 @@
+"""Facts about a built version for its reports (report.html and ``factory show``): warnings, the funnel per
+source (from the drop log), examples of drops, the mixture against its target and length distributions of
+the outputs (from their Parquet files). Everything is read from the version folder and its manifest, so a
+report can be (re)made for any version.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+NEARLY_ALL = 0.9  # a step that drops at least this share of its rows (and >= MIN_ROWS_TO_WARN) is a warning
+MIN_ROWS_TO_WARN = 10
+LENGTH_SAMPLE_ROWS = 100_000  # length distributions read at most about this many rows per output
+EXAMPLES_PER_REASON = 3
+CHART_KINDS = ("bar", "hist", "grouped_bar")
+LOAD_STEP, OUTPUT_STEP = "load", "outputs"
+
+
+def share_text(part: float, whole: float) -> str:
+    """``part`` as a percentage of ``whole`` for people: "-" without a whole, "<0.1%" rather than "0.0%"."""
+    if not whole:
+        return "-"
+    if part == 0:
+        return "0%"
+    return "<0.1%" if 0 < part / whole < 0.001 else f"{100 * part / whole:.1f}%"
+
+
+def reasons_text(dropped: dict[str, int]) -> str:
+    return ", ".join(f"{r} {n}" for r, n in sorted(dropped.items(), key=lambda kv: -kv[1]))
+
+
+def chart_problem(spec: Any) -> str | None:
+    """Why a stage's chart spec (the ``charts`` convention) cannot be drawn, or None when it can."""
+    if not isinstance(spec, dict):
+        return "a chart must be a dict with title, kind and data"
+    kind, data = spec.get("kind"), spec.get("data")
+    if kind not in CHART_KINDS:
+        return f"kind {kind!r} is not one of {', '.join(CHART_KINDS)}"
+    if not isinstance(spec.get("title"), str) or not spec["title"]:
+        return "title must be a non-empty string"
+
+    def number(x: Any) -> bool:
+        return isinstance(x, int | float) and not isinstance(x, bool) and np.isfinite(x)
+
+    if kind == "hist":
+        if not isinstance(data, list) or not all(number(x) for x in data):
+            return "a hist's data must be a list of finite numbers"
+    elif kind == "bar":
+        if not isinstance(data, dict) or not all(number(v) for v in data.values()):
+            return "a bar chart's data must be {label: number}"
+    elif not isinstance(data, dict) or not all(
+        isinstance(g, dict) and all(number(v) for v in g.values()) for g in data.values()
+    ):
+        return "a grouped_bar chart's data must be {group: {label: number}}"
+    return None
+
+
+def collect_warnings(manifest: dict[str, Any], version_dir: Path | None = None) -> list[str]:
+    """Everything about a build a user must see: sources without rows, steps that drop (nearly) all their
+    rows, empty outputs, rows no output took, charts that cannot be drawn, and every stage's own
+    ``warnings``. With ``version_dir``, also sources none of whose rows reached an output (from the drop log).
+    """
+    out: list[str] = []
+    for s in manifest.get("sources", []):
+        read, kept = s.get("rows_read", 0), s.get("rows_kept", 0)
+        if read == 0:
+            out.append(f"source '{s['name']}' yielded no rows (check its path, filters and limit)")
+        elif kept == 0:
+            out.append(
+                f"source '{s['name']}': all {read} rows were dropped while loading ({reasons_text(s['dropped'])})"
+            )
+        elif read >= MIN_ROWS_TO_WARN and kept <= (1 - NEARLY_ALL) * read:
+            out.append(
+                f"source '{s['name']}': {read - kept} of {read} rows ({share_text(read - kept, read)}) were dropped "
+                f"while loading ({reasons_text(s['dropped'])})"
+            )
+        if not s.get("licence"):
+            out.append(f"source '{s['name']}' has no licence in the recipe")
+    for st in manifest.get("stages", []):
+        rows_in, rows_out = st.get("rows_in", 0), st.get("rows_out", 0)
+        lost = rows_in - rows_out
+        if rows_in and rows_out == 0:
+            out.append(
+                f"stage '{st['name']}' dropped all {rows_in} rows ({reasons_text(st.get('dropped', {}))})"
+            )
+        elif rows_in >= MIN_ROWS_TO_WARN and lost >= NEARLY_ALL * rows_in:
+            out.append(
+                f"stage '{st['name']}' dropped {lost} of {rows_in} rows ({share_text(lost, rows_in)}; "
+                f"{reasons_text(st.get('dropped', {}))})"
+            )
+        report = st.get("report") or {}
+        out += [f"stage '{st['name']}': {w}" for w in report.get("warnings", []) or []]
+        for chart_id, spec in (report.get("charts") or {}).items():
+            problem = chart_problem(spec)
+            if problem:
+                out.append(f"stage '{st['name']}': chart '{chart_id}' cannot be drawn: {problem}")
+    for name, o in manifest.get("outputs", {}).items():
+        if o.get("rows", 0) == 0:
+            out.append(f"output '{name}' is empty")
+    for kind, n in (manifest.get("no_output_by_kind") or {}).items():
+        out.append(f"{n} row(s) of kind '{kind}' matched no output and were dropped (no_output)")
+    if version_dir is not None:
+        funnel = source_funnel(version_dir, manifest)
+        for source, f in funnel["sources"].items():
+            if f["read"] and f["kept"] == 0 and f["read"] > f["dropped"].get(LOAD_STEP, 0):
+                steps = reasons_text({k: v for k, v in f["dropped"].items() if v})
+                out.append(
+                    f"source '{source}': none of its {f['read']} rows reached an output (dropped by {steps})"
+                )
+    return out
+
+
+def _drop_files(version_dir: Path, manifest: dict[str, Any]) -> list[Path]:
+    return [version_dir / f["path"] for f in manifest.get("drop_log", {}).get("files", [])]
+
+
+def _output_files(version_dir: Path, manifest: dict[str, Any], name: str) -> list[Path]:
+    return [version_dir / f["path"] for f in manifest["outputs"][name].get("files", [])]
+
+
+def _step_of(stage: str) -> str:
+    return LOAD_STEP if stage.startswith("source:") else stage
+
+
+def source_funnel(version_dir: Path, manifest: dict[str, Any]) -> dict[str, Any]:
+    """Rows of each source through the build: ``{"steps": [load, stage..., outputs], "sources": {source:
+    {"read", "dropped": {step: n}, "kept", "by_output": {output: n}}}}``; ``kept`` counts the source's rows in
+    the outputs (read from their Parquet files), ``dropped`` comes from the drop log."""
+    steps = [LOAD_STEP, *(s["name"] for s in manifest.get("stages", [])), OUTPUT_STEP]
+    dropped: dict[str, Counter[str]] = defaultdict(Counter)
+    for path in _drop_files(version_dir, manifest):
+        t = pq.read_table(path, columns=["source", "stage"])
+        for row in t.group_by(["source", "stage"]).aggregate([([], "count_all")]).to_pylist():
+            dropped[row["source"] or "?"][_step_of(row["stage"])] += row["count_all"]
+    by_output: dict[str, Counter[str]] = defaultdict(Counter)
+    for name in manifest.get("outputs", {}):
+        for path in _output_files(version_dir, manifest, name):
+            t = pq.read_table(path, columns=["source"])
+            for row in t.group_by("source").aggregate([([], "count_all")]).to_pylist():
+                by_output[row["source"] or "?"][name] += row["count_all"]
+    read = {s["name"]: s.get("rows_read", 0) for s in manifest.get("sources", [])}
+    names = list(read) + sorted((set(dropped) | set(by_output)) - set(read))
+    sources = {}
+    for name in names:
+        kept = sum(by_output[name].values())
+        sources[name] = {
+            "read": read.get(name, kept + sum(dropped[name].values())),
+            "dropped": {step: dropped[name].get(step, 0) for step in steps},
+            "kept": kept,
+            "by_output": dict(by_output[name]),
+        }
+    return {"steps": steps, "sources": sources}
+
+
+def drop_examples(version_dir: Path, manifest: dict[str, Any], per_reason: int = EXAMPLES_PER_REASON) -> dict:
+    """``{(step, reason): [{"id", "source", "detail"}, ...]}``: the first few drops of each reason."""
+    out: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    for path in _drop_files(version_dir, manifest):
+        pf = pq.ParquetFile(path)
+        for batch in pf.iter_batches(
+            batch_size=65_536, columns=["id", "source", "stage", "reason", "detail"]
+        ):
+            for row in batch.to_pylist():
+                key = (_step_of(row["stage"]), row["reason"])
+                if len(out[key]) < per_reason:
+                    detail = row["detail"] or ""
+                    out[key].append(
+                        {
+                            "id": row["id"],
+                            "source": row["source"],
+                            "detail": detail[:160] + ("…" if len(detail) > 160 else ""),
+                        }
+                    )
+    return dict(out)
+
+
+def drop_reasons(manifest: dict[str, Any]) -> list[dict[str, Any]]:
+    """One entry per (step, reason): rows dropped and the step's input rows, in pipeline order."""
+    out = []
+    load_reasons: Counter[str] = Counter()
+    load_in = 0
+    for s in manifest.get("sources", []):
+        load_reasons.update(s.get("dropped", {}))
+        load_in += s.get("rows_read", 0)
+    steps = [(LOAD_STEP, "load", load_in, load_reasons)]
+    steps += [
+        (s["name"], s["type"], s.get("rows_in", 0), s.get("dropped", {})) for s in manifest.get("stages", [])
+    ]
+    no_output = sum((manifest.get("no_output_by_kind") or {}).values())
+    if no_output:
+        stages = manifest.get("stages", [])
+        routed = (
+            stages[-1].get("rows_out", 0)
+            if stages
+            else sum(s.get("rows_kept", 0) for s in manifest["sources"])
+        )
+        steps.append((OUTPUT_STEP, "outputs", routed, {"no_output": no_output}))
+    for step, kind, rows_in, reasons in steps:
+        for reason, n in sorted(reasons.items(), key=lambda kv: -kv[1]):
+            out.append(
+                {
+                    "step": step,
+                    "type": kind,
+                    "reason": reason,
+                    "rows": n,
+                    "rows_in": rows_in,
+                }
+            )
+    return out
+
+
+def mixtures(manifest: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each mix stage's groups: available, kept, achieved share, target share and cap (when the recipe set
+    them), from the stage's report and params. Target keys a newer mix report gives win over the params."""
+    out = []
+    for st in manifest.get("stages", []):
+        report = st.get("report") or {}
+        if st.get("type") != "mix" or not report.get("groups"):
+            continue
+        params = st.get("params") or {}
+        weights = params.get("weights") or {}
+        total_w = sum(weights.values())
+        rows = []
+        for group, g in report["groups"].items():
+            target = g.get("target_share", g.get("target"))
+            if target is None and total_w and (group in weights or params.get("others") == "drop"):
+                target = weights.get(group, 0) / total_w
+            rows.append(
+                {
+                    "group": group,
+                    "available": g.get("available"),
+                    "kept": g.get("kept"),
+                    "share": g.get("share", g.get("achieved_share")),
+                    "target": target,
+                    "cap": (params.get("caps") or {}).get(group),
+                }
+            )
+        extra = {k: v for k, v in report.items() if k not in ("groups", "charts", "warnings")}
+        out.append(
+            {
+                "stage": st["name"],
+                "by": params.get("by", "source"),
+                "measure": report.get("measure", "rows"),
+                "groups": rows,
+                "extra": extra,
+            }
+        )
+    return out
+
+
+def _sample_table(files: list[Path], columns: list[str], max_rows: int) -> tuple[pa.Table | None, int]:
+    """Row groups spread evenly over ``files`` until about ``max_rows`` rows; (table, rows in all files)."""
+    groups = []
+    for path in files:
+        pf = pq.ParquetFile(path)
+        groups += [(pf, i, pf.metadata.row_group(i).num_rows) for i in range(pf.metadata.num_row_groups)]
+    total = sum(n for _, _, n in groups)
+    if not groups or total == 0:
+        return None, total
+    if total > max_rows:
+        step = total / max_rows
+        picked, seen, next_at = [], 0, 0.0
+        for g in groups:  # keep a row group whenever the running row count passes the next stride mark
+            if seen >= next_at:
+                picked.append(g)
+                next_at += step * g[2]
+            seen += g[2]
+        groups = picked
+    tables = [pf.read_row_group(i, columns=columns) for pf, i, _ in groups]
+    return pa.concat_tables(tables), total
+
+
+def _words_by_row(turns: pa.ChunkedArray, roles: tuple[str, ...] | None) -> np.ndarray:
+    """Words (whitespace-separated) per row in a list<struct<role, content>> column, over turns of ``roles``
+    (all but system when None)."""
+    arr = turns.combine_chunks()
+    n = len(arr)
+    flat = pc.list_flatten(arr)
+    if len(flat) == 0:
+        return np.zeros(n)
+    parents = pc.list_parent_indices(arr).to_numpy()
+    role = pc.struct_field(flat, "role")
+    words = pc.list_value_length(pc.utf8_split_whitespace(pc.struct_field(flat, "content")))
+    words = pc.fill_null(words, 0).to_numpy(zero_copy_only=False)
+    mask = pc.is_in(role, pa.array(list(roles))) if roles else pc.not_equal(role, "system")
+    mask = pc.fill_null(mask, False).to_numpy(zero_copy_only=False)
+    return np.bincount(parents[mask], weights=words[mask], minlength=n)
+
+
+def output_lengths(
+    version_dir: Path, manifest: dict[str, Any], max_rows: int = LENGTH_SAMPLE_ROWS
+) -> dict[str, dict]:
+    """Per output: ``{"rows": all rows, "sampled": rows measured, "series": {name: words per row}}``; series
+    are user/assistant turns of ``messages`` outputs and prompt/chosen/rejected of preference outputs."""
+    out = {}
+    for name in manifest.get("outputs", {}):
+        files = _output_files(version_dir, manifest, name)
+        if not files:
+            continue
+        cols = set(pq.ParquetFile(files[0]).schema_arrow.names)
+        if "messages" in cols:
+            plan = {"user turns": ("messages", ("user",)), "assistant turns": ("messages", ("assistant",))}
+        elif {"chosen", "rejected"} <= cols:
+            plan = {
+                "prompt": ("prompt", None),
+                "chosen": ("chosen", ("assistant",)),
+                "rejected": ("rejected", ("assistant",)),
+            }
+        else:
+            continue
+        table, total = _sample_table(files, sorted({c for c, _ in plan.values()}), max_rows)
+        series = {} if table is None else {k: _words_by_row(table.column(c), r) for k, (c, r) in plan.items()}
+        out[name] = {"rows": total, "sampled": 0 if table is None else table.num_rows, "series": series}
+    return out
+
+
+def length_stats(values: np.ndarray) -> dict[str, float]:
+    if len(values) == 0:
+        return {"n": 0, "mean": 0, "p50": 0, "p90": 0, "p99": 0, "max": 0}
+    p50, p90, p99 = np.percentile(values, [50, 90, 99])
+    return {
+        "n": len(values),
+        "mean": float(values.mean()),
+        "p50": float(p50),
+        "p90": float(p90),
+        "p99": float(p99),
+        "max": float(values.max()),
+    }
