@@ -46,6 +46,11 @@ def test_quickstart_build_show_ls_diff(tmp_path):
     assert {v["version"] for v in json.loads(listing.stdout)} == {version.name, version2.name}
     shown = run("show", version.name[:8], "--store", store)
     assert "length_filter" in shown.stdout and "demo_open_qa" in shown.stdout
+    for part in ("no warnings", "funnel per source", "mixture: mix", "assistant turns", "report: none yet"):
+        assert part in shown.stdout, part
+    page = Path(run("report", version.name[:8], "--store", store).stdout.strip())
+    assert page == version / "report.html" and "<svg" in page.read_text()
+    assert f"report: {page}" in run("show", version.name, "--store", store).stdout
     assert json.loads(run("show", version.name, "--store", store, "--json").stdout)["version"] == version.name
     diff = run("diff", version.name, version2.name, "--store", store)
     assert "stages[length_filter].min_chars" in diff.stdout and "200" in diff.stdout
