@@ -91,6 +91,14 @@ def _bar(ax, data: dict[str, float], horizontal: bool) -> None:
         ax.grid(axis="y", color="#e5e5e5")
         ax.margins(y=0.12)
     _annotate(ax, bars, horizontal, fmt)
+    if integer:
+        _integer_counts(ax.xaxis if horizontal else ax.yaxis)
+
+
+def _integer_counts(axis) -> None:
+    from matplotlib.ticker import MaxNLocator
+
+    axis.set_major_locator(MaxNLocator(integer=True))
 
 
 def _grouped(ax, data: dict[str, dict[str, float]], horizontal: bool) -> str | None:
@@ -133,8 +141,9 @@ def _hist(ax, values: list[float]) -> None:
     if integer and hi - lo <= 40:
         bins = np.arange(lo - 0.5, hi + 1.5)
     else:
-        bins = 40 if hi > lo else 1
+        bins = int(np.clip(np.sqrt(arr.size), 10, 40)) if hi > lo else 1
     ax.hist(arr, bins=bins, color=ACCENT, edgecolor="white", linewidth=0.5)
+    _integer_counts(ax.yaxis)
     ax.grid(axis="y", color="#e5e5e5")
     ax.axvline(
         float(np.median(arr)),
@@ -160,6 +169,7 @@ def _hists(ax, data: dict[str, list[float]]) -> None:
         ax.hist(arr, bins=bins, histtype="stepfilled", alpha=0.3, color=color, label=label)
         ax.hist(arr, bins=bins, histtype="step", color=color, linewidth=1.2)
     ax.set_xscale("log")
+    _integer_counts(ax.yaxis)
     ax.grid(axis="y", color="#e5e5e5")
     ax.legend(fontsize=8, frameon=False, loc="upper right")
 

@@ -69,6 +69,7 @@ def _view(section, charts_out: list[dict[str, Any]], problems: list[str], level:
         ],
         "charts": charts,
         "html": section.html,
+        "warnings": section.warnings,
         "subsections": [_view(s, charts_out, problems, level + 1) for s in section.subsections],
     }
 

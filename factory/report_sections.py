@@ -33,6 +33,7 @@ class Section:
     tables: list[Table] = field(default_factory=list)
     charts: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     html: str = ""
+    warnings: list[str] = field(default_factory=list)
     subsections: list[Section] = field(default_factory=list)
 
     @property
@@ -235,13 +236,14 @@ def stage_sections(manifest: dict[str, Any]) -> list[Section]:
             continue
         _, covered = builtin_charts(st)
         figures = flat_figures(report, covered)
-        sub = Section(
-            f"{st['name']} ({st['type']})",
-            tables=[Table(["figure", "value"], figures)] if figures else [],
-            charts=[(f"{st['name']}/{cid}", spec) for cid, spec in stage_charts(st)],
+        subs.append(
+            Section(
+                st["name"] if st["name"] == st["type"] else f"{st['name']} ({st['type']})",
+                tables=[Table(["figure", "value"], figures)] if figures else [],
+                charts=[(f"{st['name']}/{cid}", spec) for cid, spec in stage_charts(st)],
+                warnings=list(report.get("warnings") or []),
+            )
         )
-        sub.text = "; ".join(report.get("warnings") or [])
-        subs.append(sub)
     return (
         [Section("Stages", text="What each stage reported: its figures and charts.", subsections=subs)]
         if subs
