@@ -160,24 +160,27 @@ def source_funnel(version_dir: Path, manifest: dict[str, Any]) -> dict[str, Any]
 
 
 def drop_examples(version_dir: Path, manifest: dict[str, Any], per_reason: int = EXAMPLES_PER_REASON) -> dict:
-    """``{(step, reason): [{"id", "source", "detail"}, ...]}``: the first few drops of each reason."""
+    """``{(step, reason): [{"id", "source", "detail"}, ...]}``: the first few drops of each reason (grouped in
+    Arrow; only the example rows become Python objects, so a drop log of millions of rows stays cheap)."""
     out: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    columns = ["id", "source", "stage", "reason", "detail"]
     for path in _drop_files(version_dir, manifest):
-        pf = pq.ParquetFile(path)
-        for batch in pf.iter_batches(
-            batch_size=65_536, columns=["id", "source", "stage", "reason", "detail"]
-        ):
-            for row in batch.to_pylist():
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=65_536, columns=columns):
+            t = pa.Table.from_batches([batch])
+            groups = t.group_by(["stage", "reason"], use_threads=False).aggregate([([], "count_all")])
+            wanted = []
+            for stage, reason in zip(
+                *(groups.column(c).to_pylist() for c in ("stage", "reason")), strict=True
+            ):
+                if len(out[(_step_of(stage), reason)]) < per_reason:
+                    mask = pc.and_(pc.equal(t.column("stage"), stage), pc.equal(t.column("reason"), reason))
+                    wanted += pc.indices_nonzero(mask).to_pylist()[:per_reason]
+            for row in t.take(sorted(wanted)).to_pylist() if wanted else []:
                 key = (_step_of(row["stage"]), row["reason"])
                 if len(out[key]) < per_reason:
                     detail = row["detail"] or ""
-                    out[key].append(
-                        {
-                            "id": row["id"],
-                            "source": row["source"],
-                            "detail": detail[:160] + ("…" if len(detail) > 160 else ""),
-                        }
-                    )
+                    short = detail[:160] + ("…" if len(detail) > 160 else "")
+                    out[key].append({"id": row["id"], "source": row["source"], "detail": short})
     return dict(out)
 
 

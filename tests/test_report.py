@@ -26,7 +26,7 @@ from factory.log import Reporter
 from factory.pipeline import build
 from factory.recipe import load_recipe
 from factory.report import print_warnings, version_report
-from factory.report_facts import collect_warnings, output_lengths, source_funnel
+from factory.report_facts import collect_warnings, drop_examples, output_lengths, source_funnel
 from factory.store import Store
 
 QUICKSTART = ROOT / "recipes" / "quickstart.yaml"
@@ -188,6 +188,9 @@ def test_funnel_and_lengths_match_the_parquet_files(quickstart):
         funnel["sources"]["demo_open_qa"]["dropped"]["load"]
         == Counter((d["source"], d["stage"]) for d in drops)[("demo_open_qa", "source:demo_open_qa")]
     )
+
+    first_bad = [d["id"] for d in drops if d["reason"] == "bad_input"][:3]
+    assert [e["id"] for e in drop_examples(path, manifest)[("load", "bad_input")]] == first_bad
 
     lengths = output_lengths(path, manifest)
     rows = pq.read_table(path / "sft").to_pylist()
