@@ -96,9 +96,15 @@ def _bar(ax, data: dict[str, float], horizontal: bool) -> None:
 
 
 def _integer_counts(axis) -> None:
-    from matplotlib.ticker import MaxNLocator
+    """Counts: whole-number ticks when they are small (no 0.25 rows), thousands separators when large."""
+    from matplotlib.ticker import MaxNLocator, StrMethodFormatter
 
-    axis.set_major_locator(MaxNLocator(integer=True))
+    low, high = axis.get_view_interval()
+    if max(abs(low), abs(high)) <= 20:
+        axis.set_major_locator(MaxNLocator(integer=True))
+    else:
+        axis.set_major_locator(MaxNLocator(nbins=5, integer=True))
+        axis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))
 
 
 def _grouped(ax, data: dict[str, dict[str, float]], horizontal: bool) -> str | None:
@@ -127,7 +133,7 @@ def _grouped(ax, data: dict[str, dict[str, float]], horizontal: bool) -> str | N
     else:
         ax.set_xticks(pos, [_short(x, 16) for x in labels])
         ax.grid(axis="y", color="#e5e5e5")
-    ax.legend(fontsize=8, frameon=False)
+    _legend_on_top(ax)
     return "share within each group (%)" if as_share else None
 
 
@@ -152,7 +158,7 @@ def _hist(ax, values: list[float]) -> None:
         linestyle="--",
         label=f"median {np.median(arr):,.3g}",
     )
-    ax.legend(fontsize=8, frameon=False, loc="upper right")
+    _legend_on_top(ax)
 
 
 def _hists(ax, data: dict[str, list[float]]) -> None:
@@ -161,8 +167,9 @@ def _hists(ax, data: dict[str, list[float]]) -> None:
     if not arrays:
         ax.text(0.5, 0.5, "no rows", ha="center", va="center", transform=ax.transAxes, color="#777777")
         return
+    low = min(float(a.min()) for a in arrays.values())
     top = max(float(a.max()) for a in arrays.values())
-    bins = np.geomspace(1, max(top, 2) * 1.05, 40)
+    bins = np.geomspace(low * 0.95, max(top, low * 2) * 1.05, 40)
     for i, (name, arr) in enumerate(arrays.items()):
         color = PALETTE[i % len(PALETTE)]
         label = f"{name} (median {np.median(arr):,.0f})"
@@ -171,7 +178,22 @@ def _hists(ax, data: dict[str, list[float]]) -> None:
     ax.set_xscale("log")
     _integer_counts(ax.yaxis)
     ax.grid(axis="y", color="#e5e5e5")
-    ax.legend(fontsize=8, frameon=False, loc="upper right")
+    _legend_on_top(ax)
+
+
+def _legend_on_top(ax) -> None:
+    """The legend in one row between the title and the plot, where it never hides a bar."""
+    handles, _ = ax.get_legend_handles_labels()
+    ax.legend(
+        fontsize=8,
+        frameon=False,
+        loc="lower left",
+        bbox_to_anchor=(0, 1.0),
+        ncols=min(len(handles), 3),
+        borderaxespad=0.2,
+        handlelength=1.5,
+        columnspacing=1.2,
+    )
 
 
 def _stacked(ax, data: dict[str, dict[str, float]]) -> None:
@@ -184,6 +206,7 @@ def _stacked(ax, data: dict[str, dict[str, float]]) -> None:
         ax.barh(bars, values, left=left, label=_short(seg, 24), color=color)
         left += values
     ax.invert_yaxis()
+    _integer_counts(ax.xaxis)
     ax.grid(axis="x", color="#e5e5e5")
     ax.legend(fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
 
@@ -223,7 +246,7 @@ def render_svg(spec: dict[str, Any], uid: str) -> str:
             ylabel = ylabel or "rows"
         else:
             _stacked(ax, data)
-        ax.set_title(spec["title"], loc="left", fontsize=11, color="#222222", pad=8)
+        fig.suptitle(spec["title"], x=0.01, ha="left", fontsize=11, color="#222222")
         xlabel = spec.get("xlabel")
         if kind in ("bar", "grouped_bar") and horizontal:
             xlabel, ylabel = ylabel, xlabel  # the value axis is x

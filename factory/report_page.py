@@ -3,6 +3,7 @@ a visible "broken chart" box and a warning, never a failed build), formats numbe
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ import jinja2
 from factory.charts import ChartError, render_svg
 
 TEMPLATE = "report.html.j2"
+PERCENT = re.compile(r"^<?\d[\d.,]*%$")
 
 
 def fmt_number(value: Any) -> str:
@@ -35,13 +37,8 @@ def _cells(row: list[Any]) -> list[dict[str, Any]]:
     cells = []
     for c in row:
         text = fmt_number(c)
-        cells.append(
-            {
-                "text": text,
-                "num": isinstance(c, int | float) and not isinstance(c, bool),
-                "long": len(text) > 80,
-            }
-        )
+        num = isinstance(c, int | float) and not isinstance(c, bool) or bool(PERCENT.match(text))
+        cells.append({"text": text, "num": num, "long": len(text) > 80})
     return cells
 
 

@@ -183,7 +183,7 @@ def mixture_section(m: dict[str, Any], funnel: dict[str, Any]) -> Section:
             for g in mix["groups"]
         ]
         sub = Section(
-            f"mix stage {mix['stage']}",
+            mix["stage"] if mix["stage"] == "mix" else f"{mix['stage']} (mix)",
             text=f"groups by {mix['by']}, measured in {mix['measure']}",
             tables=[Table([mix["by"], "available", "kept", "achieved share", "target share", "cap"], rows)],
         )
