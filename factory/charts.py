@@ -120,7 +120,7 @@ def _grouped(ax, data: dict[str, dict[str, float]], horizontal: bool) -> str | N
         ys = [values.get(label, 0) for label in labels]
         if as_share:
             ys = [100 * y / totals[group] if totals[group] else 0 for y in ys]
-        name = f"{group} (n={totals[group]:,.0f})"
+        name = f"{group} (n={totals[group]:,.0f})" if as_share else str(group)
         offset = pos - 0.4 + width * (i + 0.5)
         color = PALETTE[i % len(PALETTE)]
         bars = (ax.barh if horizontal else ax.bar)(offset, ys, width, label=name, color=color)
@@ -258,6 +258,8 @@ def render_svg(spec: dict[str, Any], uid: str) -> str:
         fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None})
     svg = buf.getvalue()
     svg = svg[svg.index("<svg") :]
+    # every element id (and each reference to one) gets the chart's prefix: ids stay unique in the page
+    svg = re.sub(r'(\bid="|url\(#|href="#)', lambda mt: mt.group(1) + f"{uid}-", svg)
     return re.sub(r"<svg ", f'<svg role="img" aria-label="{_attr(spec["title"])}" ', svg, count=1)
 
 

@@ -216,10 +216,11 @@ def version_report(m: dict[str, Any], version_dir: Path | None = None) -> Group:
     for mix in facts.mixtures(m):
         table = _table(
             f"mixture: {mix['stage']} (by {mix['by']}, in {mix['measure']})",
-            ["group", "available", "kept", "share", "target", "cap"],
+            ["group", "available", "kept", "share", "target", "achieved", "cap"],
         )
         for g in mix["groups"]:
             target = "-" if g["target"] is None else facts.share_text(g["target"], 1)
+            achieved = "-" if g["achieved"] is None else facts.share_text(g["achieved"], 1)
             _row(
                 table,
                 g["group"],
@@ -227,6 +228,7 @@ def version_report(m: dict[str, Any], version_dir: Path | None = None) -> Group:
                 str(g["kept"]),
                 facts.share_text(g["share"] or 0, 1),
                 target,
+                achieved,
                 str(g["cap"] or "-"),
             )
         parts.append(table)

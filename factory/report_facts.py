@@ -220,8 +220,10 @@ def drop_reasons(manifest: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def mixtures(manifest: dict[str, Any]) -> list[dict[str, Any]]:
-    """Each mix stage's groups: available, kept, achieved share, target share and cap (when the recipe set
-    them), from the stage's report and params. Target keys a newer mix report gives win over the params."""
+    """Each mix stage's groups: available, kept, share of everything kept, and, for groups with a target
+    share, the share ``achieved`` within the weighted groups (what the target is a share of: groups left out
+    of ``weights`` are kept on top), from the stage's report and params. ``target_share`` and
+    ``achieved_share`` keys in a mix report win over what is computed here from ``weights``."""
     out = []
     for st in manifest.get("stages", []):
         report = st.get("report") or {}
@@ -230,18 +232,24 @@ def mixtures(manifest: dict[str, Any]) -> list[dict[str, Any]]:
         params = st.get("params") or {}
         weights = params.get("weights") or {}
         total_w = sum(weights.values())
+        weighted_kept = sum(g.get("kept") or 0 for name, g in report["groups"].items() if name in weights)
         rows = []
         for group, g in report["groups"].items():
-            target = g.get("target_share", g.get("target"))
-            if target is None and total_w and (group in weights or params.get("others") == "drop"):
-                target = weights.get(group, 0) / total_w
+            share = g.get("share")
+            target, achieved = g.get("target_share", g.get("target")), g.get("achieved_share")
+            if target is None and group in weights and total_w:
+                target = weights[group] / total_w
+                achieved = (g.get("kept") or 0) / weighted_kept if weighted_kept else 0.0
+            if target is not None and achieved is None:
+                achieved = share
             rows.append(
                 {
                     "group": group,
                     "available": g.get("available"),
                     "kept": g.get("kept"),
-                    "share": g.get("share", g.get("achieved_share")),
+                    "share": share,
                     "target": target,
+                    "achieved": achieved,
                     "cap": (params.get("caps") or {}).get(group),
                 }
             )

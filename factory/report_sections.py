@@ -178,22 +178,30 @@ def mixture_section(m: dict[str, Any], funnel: dict[str, Any]) -> Section:
                 g["kept"],
                 _share(g["share"] or 0, 1),
                 "-" if g["target"] is None else _share(g["target"], 1),
+                "-" if g["achieved"] is None else _share(g["achieved"], 1),
                 "-" if g["cap"] is None else g["cap"],
             ]
             for g in mix["groups"]
         ]
+        columns = [mix["by"], "available", "kept", "share of all kept", "target share", "achieved", "cap"]
         sub = Section(
             mix["stage"] if mix["stage"] == "mix" else f"{mix['stage']} (mix)",
-            text=f"groups by {mix['by']}, measured in {mix['measure']}",
-            tables=[Table([mix["by"], "available", "kept", "achieved share", "target share", "cap"], rows)],
+            text=f"groups by {mix['by']}, measured in {mix['measure']}; "
+            + (
+                "a target share is a share of the weighted groups, and so is the achieved one"
+                if has_target
+                else "the recipe sets no target shares (no `weights`), only caps"
+            ),
+            tables=[Table(columns, rows)],
         )
         figures = flat_figures(mix["extra"], {"measure"})
         if figures:
             sub.tables.append(Table(["figure", "value"], figures))
         if has_target:
+            targeted = [g for g in mix["groups"] if g["target"] is not None]
             data = {
-                "achieved": {g["group"]: 100 * (g["share"] or 0) for g in mix["groups"]},
-                "target": {g["group"]: 100 * (g["target"] or 0) for g in mix["groups"]},
+                "achieved": {g["group"]: 100 * (g["achieved"] or 0) for g in targeted},
+                "target": {g["group"]: 100 * g["target"] for g in targeted},
             }
             sub.charts.append(
                 (

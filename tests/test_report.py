@@ -26,7 +26,7 @@ from factory.log import Reporter
 from factory.pipeline import build
 from factory.recipe import load_recipe
 from factory.report import print_warnings, version_report
-from factory.report_facts import collect_warnings, drop_examples, output_lengths, source_funnel
+from factory.report_facts import collect_warnings, drop_examples, mixtures, output_lengths, source_funnel
 from factory.store import Store
 
 QUICKSTART = ROOT / "recipes" / "quickstart.yaml"
@@ -121,6 +121,8 @@ def test_quickstart_page_is_offline_and_draws_every_chart(quickstart):
         and "<link" not in html
         and "@import" not in html
     )
+    ids = re.findall(r'\sid="([^"]+)"', html)
+    assert len(ids) == len(set(ids)), "element ids must be unique across the inline SVG charts"
     for text in ("demo_open_qa", "bad_input", "mix_cap", "exact_duplicate", "Apache-2.0", "No warnings"):
         assert text in html, text
     assert_charts_rendered(page, manifest, builtin_ids(manifest))
@@ -160,6 +162,23 @@ def test_declared_charts_render_and_a_broken_or_missing_chart_fails(quickstart, 
     assert "chart &#39;bad&#39; cannot be drawn" in broken.read_text()
     with pytest.raises(AssertionError, match="exact_dedup/bad"):
         assert_charts_rendered(broken, m, builtin_ids(m))
+
+
+def test_mixture_against_its_target(tmp_path):
+    weights = "stages.mix.weights={demo_mcqa: 2, demo_open_qa: 1, demo_preferences: 1}"
+    recipe = load_recipe(QUICKSTART, [weights])
+    result = build(recipe, Store(tmp_path / "store"), executor="local", reporter=Reporter(quiet=True))
+    (mix,) = mixtures(result.manifest)
+    groups = {g["group"]: g for g in mix["groups"]}
+    assert groups["demo_instructions"]["target"] is None  # not weighted: kept on top, capped at 40
+    weighted = [groups[name] for name in ("demo_mcqa", "demo_open_qa", "demo_preferences")]
+    assert [g["target"] for g in weighted] == [0.5, 0.25, 0.25]
+    part = sum(g["kept"] for g in weighted)
+    for g in weighted:  # shares of the weighted part, computed here from the kept counts
+        assert g["achieved"] == g["kept"] / part and abs(g["achieved"] - g["target"]) <= 1 / part
+    page = write_report(result.path, result.manifest)
+    assert "target share" in page.read_text()
+    assert_charts_rendered(page, result.manifest, builtin_ids(result.manifest))
 
 
 @pytest.mark.parametrize(
