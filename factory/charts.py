@@ -176,9 +176,18 @@ def _hists(ax, data: dict[str, list[float]]) -> None:
         ax.hist(arr, bins=bins, histtype="stepfilled", alpha=0.3, color=color, label=label)
         ax.hist(arr, bins=bins, histtype="step", color=color, linewidth=1.2)
     ax.set_xscale("log")
+    _plain_log_labels(ax.xaxis, top / low)
     _integer_counts(ax.yaxis)
     ax.grid(axis="y", color="#e5e5e5")
     _legend_on_top(ax)
+
+
+def _plain_log_labels(axis, span: float) -> None:
+    """Log axis ticks as plain numbers (30, 100, 2,000), minor ones labelled only on a narrow range."""
+    from matplotlib.ticker import NullFormatter, StrMethodFormatter
+
+    axis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))
+    axis.set_minor_formatter(StrMethodFormatter("{x:,.0f}") if span < 20 else NullFormatter())
 
 
 def _legend_on_top(ax) -> None:
@@ -228,7 +237,7 @@ def render_svg(spec: dict[str, Any], uid: str) -> str:
             (NARROW, max(2.4, 0.2 * len(labels) * max(len(data), 1) + 1.2)) if horizontal else (NARROW, 2.8)
         )
     elif kind == "stacked_bar":
-        size = (WIDE, max(2.2, 0.3 * len(data) + 1.0))
+        size = (WIDE, max(1.4, 0.3 * len(data) + 0.9))
     else:
         size = (NARROW, 2.8)
     with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": uid, "font.size": 9}):

@@ -11,7 +11,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from markupsafe import escape
+
 from factory import report_facts as facts
+from factory import report_outputs as outs
 from factory.report_sections import Section, Table, mixture_section, stage_sections
 
 __all__ = ["Section", "Table", "render_report", "write_report"]
@@ -131,7 +134,14 @@ def overview_sections(version_dir: Path, manifest: dict[str, Any]) -> list[Secti
         if reasons
         else [],
     )
-    return [sources, funnel_section, drops, mixture_section(m, funnel), _length_section(version_dir, m)]
+    return [
+        sources,
+        funnel_section,
+        drops,
+        mixture_section(m, funnel),
+        _length_section(version_dir, m),
+        _samples_section(version_dir, m),
+    ]
 
 
 _share = facts.share_text
@@ -143,9 +153,9 @@ def _length_section(version_dir: Path, m: dict[str, Any]) -> Section:
         text="Words (whitespace-separated) per row of each output, by part of the conversation; system prompts are not counted.",
     )
     rows, charts = [], []
-    for name, o in facts.output_lengths(version_dir, m).items():
+    for name, o in outs.output_lengths(version_dir, m).items():
         for series, values in o["series"].items():
-            st = facts.length_stats(values)
+            st = outs.length_stats(values)
             rows.append(
                 [name, series, st["n"], round(st["mean"], 1), st["p50"], st["p90"], st["p99"], st["max"]]
             )
@@ -165,6 +175,25 @@ def _length_section(version_dir: Path, m: dict[str, Any]) -> Section:
     section.tables.append(Table(["output", "part", "rows", "mean", "median", "p90", "p99", "max"], rows))
     section.charts = charts
     return section
+
+
+def _samples_section(version_dir: Path, m: dict[str, Any]) -> Section:
+    """A few rows of each output as a reader sees them in training: one per source, the first open."""
+    parts = []
+    for name, rows in outs.output_samples(version_dir, m).items():
+        for i, row in enumerate(rows):
+            turns = "".join(
+                f'<div class="turn {escape(part)}"><div class="role">'
+                f"{escape(role if part == 'messages' else part if part != 'prompt' else 'prompt · ' + role)}"
+                f'</div><div class="text">{escape(text)}</div></div>'
+                for part, role, text in row["turns"]
+            )
+            parts.append(
+                f'<details class="sample"{" open" if i == 0 else ""}><summary>{escape(name)} · '
+                f"{escape(row['source'])} · <code>{escape(row['id'])}</code></summary>{turns}</details>"
+            )
+    text = "The first row of each source in each output (system prompts left out; long texts cut)."
+    return Section("Samples", text=text if parts else "The outputs have no rows.", html="".join(parts))
 
 
 def render_report(

@@ -141,6 +141,7 @@ def version_report(m: dict[str, Any], version_dir: Path | None = None) -> Group:
     """The terminal summary of a version; with ``version_dir`` also the per-source funnel and lengths (read from
     the drop log and the outputs), as in report.html."""
     from factory import report_facts as facts
+    from factory import report_outputs as outs
 
     warnings = facts.collect_warnings(m, version_dir)
     parts: list[Any] = []
@@ -252,9 +253,9 @@ def version_report(m: dict[str, Any], version_dir: Path | None = None) -> Group:
     parts.append(outputs)
     if version_dir is not None:
         lengths = _table("lengths (words per row)", ["output", "part", "rows", "median", "p90", "p99", "max"])
-        for name, o in facts.output_lengths(version_dir, m).items():
+        for name, o in outs.output_lengths(version_dir, m).items():
             for part, values in o["series"].items():
-                st = facts.length_stats(values)
+                st = outs.length_stats(values)
                 _row(
                     lengths, name, part, str(st["n"]), *(f"{st[k]:.0f}" for k in ("p50", "p90", "p99", "max"))
                 )

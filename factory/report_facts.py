@@ -1,7 +1,7 @@
 """Facts about a built version for its reports (report.html and ``factory show``): warnings, the funnel per
-source (from the drop log), examples of drops, the mixture against its target and length distributions of
-the outputs (from their Parquet files). Everything is read from the version folder and its manifest, so a
-report can be (re)made for any version.
+source (from the drop log), examples of drops, the mixture against its target (what the outputs hold, lengths
+and sample rows, is in factory/report_outputs.py). Everything is read from the version folder and its
+manifest, so a report can be (re)made for any version.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ import pyarrow.parquet as pq
 
 NEARLY_ALL = 0.9  # a step that drops at least this share of its rows (and >= MIN_ROWS_TO_WARN) is a warning
 MIN_ROWS_TO_WARN = 10
-LENGTH_SAMPLE_ROWS = 100_000  # length distributions read at most about this many rows per output
 EXAMPLES_PER_REASON = 3
 CHART_KINDS = ("bar", "hist", "grouped_bar")
 LOAD_STEP, OUTPUT_STEP = "load", "outputs"
@@ -121,7 +120,7 @@ def _drop_files(version_dir: Path, manifest: dict[str, Any]) -> list[Path]:
     return [version_dir / f["path"] for f in manifest.get("drop_log", {}).get("files", [])]
 
 
-def _output_files(version_dir: Path, manifest: dict[str, Any], name: str) -> list[Path]:
+def output_files(version_dir: Path, manifest: dict[str, Any], name: str) -> list[Path]:
     return [version_dir / f["path"] for f in manifest["outputs"][name].get("files", [])]
 
 
@@ -141,7 +140,7 @@ def source_funnel(version_dir: Path, manifest: dict[str, Any]) -> dict[str, Any]
             dropped[row["source"] or "?"][_step_of(row["stage"])] += row["count_all"]
     by_output: dict[str, Counter[str]] = defaultdict(Counter)
     for name in manifest.get("outputs", {}):
-        for path in _output_files(version_dir, manifest, name):
+        for path in output_files(version_dir, manifest, name):
             t = pq.read_table(path, columns=["source"])
             for row in t.group_by("source").aggregate([([], "count_all")]).to_pylist():
                 by_output[row["source"] or "?"][name] += row["count_all"]
@@ -264,83 +263,3 @@ def mixtures(manifest: dict[str, Any]) -> list[dict[str, Any]]:
             }
         )
     return out
-
-
-def _sample_table(files: list[Path], columns: list[str], max_rows: int) -> tuple[pa.Table | None, int]:
-    """Row groups spread evenly over ``files`` until about ``max_rows`` rows; (table, rows in all files)."""
-    groups = []
-    for path in files:
-        pf = pq.ParquetFile(path)
-        groups += [(pf, i, pf.metadata.row_group(i).num_rows) for i in range(pf.metadata.num_row_groups)]
-    total = sum(n for _, _, n in groups)
-    if not groups or total == 0:
-        return None, total
-    if total > max_rows:
-        step = total / max_rows
-        picked, seen, next_at = [], 0, 0.0
-        for g in groups:  # keep a row group whenever the running row count passes the next stride mark
-            if seen >= next_at:
-                picked.append(g)
-                next_at += step * g[2]
-            seen += g[2]
-        groups = picked
-    tables = [pf.read_row_group(i, columns=columns) for pf, i, _ in groups]
-    return pa.concat_tables(tables), total
-
-
-def _words_by_row(turns: pa.ChunkedArray, roles: tuple[str, ...] | None) -> np.ndarray:
-    """Words (whitespace-separated) per row in a list<struct<role, content>> column, over turns of ``roles``
-    (all but system when None)."""
-    arr = turns.combine_chunks()
-    n = len(arr)
-    flat = pc.list_flatten(arr)
-    if len(flat) == 0:
-        return np.zeros(n)
-    parents = pc.list_parent_indices(arr).to_numpy()
-    role = pc.struct_field(flat, "role")
-    words = pc.list_value_length(pc.utf8_split_whitespace(pc.struct_field(flat, "content")))
-    words = pc.fill_null(words, 0).to_numpy(zero_copy_only=False)
-    mask = pc.is_in(role, pa.array(list(roles))) if roles else pc.not_equal(role, "system")
-    mask = pc.fill_null(mask, False).to_numpy(zero_copy_only=False)
-    return np.bincount(parents[mask], weights=words[mask], minlength=n)
-
-
-def output_lengths(
-    version_dir: Path, manifest: dict[str, Any], max_rows: int = LENGTH_SAMPLE_ROWS
-) -> dict[str, dict]:
-    """Per output: ``{"rows": all rows, "sampled": rows measured, "series": {name: words per row}}``; series
-    are user/assistant turns of ``messages`` outputs and prompt/chosen/rejected of preference outputs."""
-    out = {}
-    for name in manifest.get("outputs", {}):
-        files = _output_files(version_dir, manifest, name)
-        if not files:
-            continue
-        cols = set(pq.ParquetFile(files[0]).schema_arrow.names)
-        if "messages" in cols:
-            plan = {"user turns": ("messages", ("user",)), "assistant turns": ("messages", ("assistant",))}
-        elif {"chosen", "rejected"} <= cols:
-            plan = {
-                "prompt": ("prompt", None),
-                "chosen": ("chosen", ("assistant",)),
-                "rejected": ("rejected", ("assistant",)),
-            }
-        else:
-            continue
-        table, total = _sample_table(files, sorted({c for c, _ in plan.values()}), max_rows)
-        series = {} if table is None else {k: _words_by_row(table.column(c), r) for k, (c, r) in plan.items()}
-        out[name] = {"rows": total, "sampled": 0 if table is None else table.num_rows, "series": series}
-    return out
-
-
-def length_stats(values: np.ndarray) -> dict[str, float]:
-    if len(values) == 0:
-        return {"n": 0, "mean": 0, "p50": 0, "p90": 0, "p99": 0, "max": 0}
-    p50, p90, p99 = np.percentile(values, [50, 90, 99])
-    return {
-        "n": len(values),
-        "mean": float(values.mean()),
-        "p50": float(p50),
-        "p90": float(p90),
-        "p99": float(p99),
-        "max": float(values.max()),
-    }

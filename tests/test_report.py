@@ -26,7 +26,8 @@ from factory.log import Reporter
 from factory.pipeline import build
 from factory.recipe import load_recipe
 from factory.report import print_warnings, version_report
-from factory.report_facts import collect_warnings, drop_examples, mixtures, output_lengths, source_funnel
+from factory.report_facts import collect_warnings, drop_examples, mixtures, source_funnel
+from factory.report_outputs import output_lengths, output_samples
 from factory.store import Store
 
 QUICKSTART = ROOT / "recipes" / "quickstart.yaml"
@@ -123,7 +124,15 @@ def test_quickstart_page_is_offline_and_draws_every_chart(quickstart):
     )
     ids = re.findall(r'\sid="([^"]+)"', html)
     assert len(ids) == len(set(ids)), "element ids must be unique across the inline SVG charts"
-    for text in ("demo_open_qa", "bad_input", "mix_cap", "exact_duplicate", "Apache-2.0", "No warnings"):
+    for text in (
+        "demo_open_qa",
+        "bad_input",
+        "mix_cap",
+        "exact_duplicate",
+        "Apache-2.0",
+        "No warnings",
+        "Samples",
+    ):
         assert text in html, text
     assert_charts_rendered(page, manifest, builtin_ids(manifest))
 
@@ -215,6 +224,12 @@ def test_funnel_and_lengths_match_the_parquet_files(quickstart):
     rows = pq.read_table(path / "sft").to_pylist()
     words = [sum(len(t["content"].split()) for t in r["messages"] if t["role"] == "assistant") for r in rows]
     assert lengths["sft"]["series"]["assistant turns"].tolist() == words
+    samples = output_samples(path, manifest)
+    by_id = {r["id"]: r for r in rows}
+    assert {x["source"] for x in samples["sft"]} == {r["source"] for r in rows} and len(samples["sft"]) == 4
+    for x in samples["sft"]:  # one row per source, then the next rows: real rows, texts as stored
+        stored = [(t["role"], t["content"]) for t in by_id[x["id"]]["messages"] if t["role"] != "system"]
+        assert [(role, text) for _, role, text in x["turns"]] == stored
     pref = pq.read_table(path / "preference").to_pylist()
     chosen = [sum(len(t["content"].split()) for t in r["chosen"] if t["role"] == "assistant") for r in pref]
     assert lengths["preference"]["series"]["chosen"].tolist() == chosen and lengths["preference"][
