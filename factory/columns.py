@@ -128,3 +128,38 @@ def missing_details(table: pa.Table) -> list[str | None]:
                 if not found[i]:
                     found[i].append("answer_idx")
     return [",".join(f) if f else None for f in found]
+
+
+def joined_texts(table: pa.Table, fields_by_kind: dict[str, tuple[str, ...]], sep: str = " ") -> pa.Array:
+    """``sep.join(iter_texts(row, fields_by_kind[kind]))`` of every row ("" for other kinds), vectorised.
+
+    A field ``"messages:user"`` takes the contents of the user turns of ``messages``, empty ones included
+    (``" ".join(m["content"] or "" for m in messages if m["role"] == "user")``)."""
+    n = table.num_rows
+    parents_all, ranks_all, texts_all = [], [], []
+    names = {f for fields in fields_by_kind.values() for f in fields}
+    for name in sorted(names):
+        column, _, role = name.partition(":")
+        rank = np.full(n, -1, np.int64)
+        for k, fields in fields_by_kind.items():
+            if name in fields:
+                rank[kind_mask(table, [k])] = fields.index(name)
+        parents, flat = values(table.column(column))
+        keep = rank[parents] >= 0
+        if role:
+            _, roles = values(table.column(column), "role")
+            keep &= np.asarray(pc.fill_null(pc.equal(roles, role), False), bool)
+            flat = pc.fill_null(flat, "")
+        else:
+            keep &= lengths(flat) > 0
+        idx = np.flatnonzero(keep)
+        parents_all.append(parents[idx])
+        ranks_all.append(rank[parents[idx]])
+        texts_all.append(flat.take(pa.array(idx)).cast(pa.large_string()))
+    parents = np.concatenate(parents_all) if parents_all else np.zeros(0, np.int64)
+    ranks = np.concatenate(ranks_all) if ranks_all else np.zeros(0, np.int64)
+    order = np.lexsort((np.arange(parents.size), ranks, parents))  # row, then field, then item order
+    flat = pa.concat_arrays(texts_all).take(pa.array(order)) if texts_all else pa.array([], pa.large_string())
+    offsets = np.concatenate([[0], np.cumsum(np.bincount(parents, minlength=n))]).astype(np.int64)
+    lists = pa.LargeListArray.from_arrays(pa.array(offsets), flat)
+    return pc.binary_join(lists, pa.scalar(sep, pa.large_string()))

@@ -24,14 +24,26 @@ from factory.stage import Resources, Stage
 _WORKERS: dict[str, Stage] = {}
 
 
-def worker_stage(spec: dict[str, Any]) -> Stage:
-    """The stage of a task spec (``type``, ``config``, ``runtime``), validated, bound and set up once per process."""
+def stage_class(spec: dict[str, Any]) -> type[Stage]:
+    """The class of a task spec's stage: ``cls`` (``module:QualName``) when given, else the registry's ``type``."""
+    if spec.get("cls"):
+        import importlib
+
+        module, _, name = spec["cls"].partition(":")
+        return getattr(importlib.import_module(module), name)
     from factory.registry import stage_classes
+
+    return stage_classes()[spec["type"]]
+
+
+def worker_stage(spec: dict[str, Any]) -> Stage:
+    """The stage of a task spec (``type``/``cls``, ``config``, ``runtime``), validated, bound and set up once per
+    process."""
     from factory.store import stable_hash
 
-    key = stable_hash([spec["type"], spec["config"], spec.get("runtime") or {}])
+    key = stable_hash([spec["type"], spec.get("cls"), spec["config"], spec.get("runtime") or {}])
     if key not in _WORKERS:
-        stage = stage_classes()[spec["type"]].model_validate(spec["config"])
+        stage = stage_class(spec).model_validate(spec["config"])
         stage.bind_runtime(spec.get("runtime") or {})
         stage.setup()
         _WORKERS[key] = stage

@@ -11,6 +11,7 @@ in ``tmp/`` and renamed into place whole.
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -101,9 +102,11 @@ class StepWriter:
 
 
 def stage_spec(writer: StepWriter, stage: Stage, runtime: dict, keep_rows: bool, schema: pa.Schema) -> dict:
+    cls = type(stage)
     return writer.spec(
         keep_rows,
         type=stage.type,
+        cls=f"{cls.__module__}:{cls.__qualname__}",
         config=stage.model_dump(mode="json"),
         runtime=runtime,
         schema=schema_bytes(schema),
@@ -149,6 +152,7 @@ def run_stage(
             todo = [(spec, s.to_json(), shared) for s in shards]
         for result in executor.run(apply_drops, todo):
             writer.add(result)
+        shutil.rmtree(writer.tmp / "work", ignore_errors=True)
     elif isinstance(stage, CustomStage):
         stage.bind_runtime(runtime, writer.tmp / "artifacts")
         files = _materialise(store, shards, writer.tmp / "input")

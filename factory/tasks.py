@@ -107,7 +107,7 @@ def keys_shard(spec: dict[str, Any], shard_json: dict[str, Any]) -> pa.Table:
 def apply_drops(spec: dict[str, Any], shard_json: dict[str, Any], decisions: Any) -> dict[str, Any]:
     """Drop the rows of one shard named by a global stage's decisions, written by this worker.
 
-    ``decisions``: a table ``id, reason, detail`` (matched on the rows' ids), or a Parquet file of
+    ``decisions``: a table ``id, reason, detail`` (matched on the rows' ids), or Parquet files of
     ``pos, reason, detail`` for this shard (row numbers in ``shard.file``), or None (nothing to drop)."""
     shard = Shard.from_json(shard_json)
     drops = DropSink(spec, shard.name)
@@ -115,7 +115,7 @@ def apply_drops(spec: dict[str, Any], shard_json: dict[str, Any], decisions: Any
     if decisions is not None and not isinstance(decisions, pa.Table):
         import pyarrow.parquet as pq
 
-        decisions = pq.read_table(decisions)
+        decisions = pa.concat_tables([pq.read_table(f) for f in decisions])
         by_pos = decisions.column("pos").to_numpy()
     rows_in = 0
     for table, pos in read_shard(spec["root"], shard, batch_size=65_536):
