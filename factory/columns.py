@@ -21,6 +21,15 @@ def kinds_with(field: str, by_kind: dict[str, tuple[str, ...]] = TEXT_FIELDS) ->
     return [k for k, fields in by_kind.items() if field in fields]
 
 
+KIND_CODES = list(KINDS)
+
+
+def kind_codes(table: pa.Table) -> np.ndarray:
+    """Each row's kind as its index in ``KINDS`` (``len(KINDS)`` for a null or unknown kind)."""
+    at = pc.index_in(table.column("kind"), value_set=pa.array(KIND_CODES, pa.string()))
+    return pc.fill_null(at, len(KIND_CODES)).to_numpy(zero_copy_only=False).astype(np.int64)
+
+
 def kind_mask(table: pa.Table, kinds: list[str] | tuple[str, ...]) -> np.ndarray:
     found = pc.is_in(table.column("kind"), value_set=pa.array(list(kinds), pa.string()))
     return np.asarray(pc.fill_null(found, False).to_numpy(zero_copy_only=False), bool)
@@ -130,25 +139,27 @@ def missing_details(table: pa.Table) -> list[str | None]:
     return [",".join(f) if f else None for f in found]
 
 
-def joined_texts(table: pa.Table, fields_by_kind: dict[str, tuple[str, ...]], sep: str = " ") -> pa.Array:
-    """``sep.join(iter_texts(row, fields_by_kind[kind]))`` of every row ("" for other kinds), vectorised.
+def text_items(
+    table: pa.Table, fields_by_kind: dict[str, tuple[str, ...]]
+) -> tuple[np.ndarray, pa.Array]:
+    """``(row index, text)`` of ``iter_texts(row, fields_by_kind[kind])`` for every row, in row, field, item order.
 
-    A field ``"messages:user"`` takes the contents of the user turns of ``messages``, empty ones included
-    (``" ".join(m["content"] or "" for m in messages if m["role"] == "user")``)."""
-    n = table.num_rows
+    A field ``"col:role"`` takes the non-empty contents of the ``role`` turns of the message list ``col``;
+    ``"col:role+"`` takes them all, an empty or null content as ``""``."""
+    codes = kind_codes(table)
     parents_all, ranks_all, texts_all = [], [], []
     names = {f for fields in fields_by_kind.values() for f in fields}
     for name in sorted(names):
         column, _, role = name.partition(":")
-        rank = np.full(n, -1, np.int64)
-        for k, fields in fields_by_kind.items():
-            if name in fields:
-                rank[kind_mask(table, [k])] = fields.index(name)
+        by_code = np.array([fields_by_kind.get(k, ()).index(name) if name in fields_by_kind.get(k, ()) else -1
+                            for k in [*KIND_CODES, None]])  # fmt: skip
+        rank = by_code[codes]
         parents, flat = values(table.column(column))
         keep = rank[parents] >= 0
         if role:
             _, roles = values(table.column(column), "role")
-            keep &= np.asarray(pc.fill_null(pc.equal(roles, role), False), bool)
+            keep &= np.asarray(pc.fill_null(pc.equal(roles, role.rstrip("+")), False), bool)
+        if role.endswith("+"):
             flat = pc.fill_null(flat, "")
         else:
             keep &= lengths(flat) > 0
@@ -160,6 +171,13 @@ def joined_texts(table: pa.Table, fields_by_kind: dict[str, tuple[str, ...]], se
     ranks = np.concatenate(ranks_all) if ranks_all else np.zeros(0, np.int64)
     order = np.lexsort((np.arange(parents.size), ranks, parents))  # row, then field, then item order
     flat = pa.concat_arrays(texts_all).take(pa.array(order)) if texts_all else pa.array([], pa.large_string())
-    offsets = np.concatenate([[0], np.cumsum(np.bincount(parents, minlength=n))]).astype(np.int64)
+    return parents[order], flat
+
+
+def joined_texts(table: pa.Table, fields_by_kind: dict[str, tuple[str, ...]], sep: str = " ") -> pa.Array:
+    """``sep.join(iter_texts(row, fields_by_kind[kind]))`` of every row ("" for other kinds), vectorised
+    (fields as in ``text_items``)."""
+    parents, flat = text_items(table, fields_by_kind)
+    offsets = np.concatenate([[0], np.cumsum(np.bincount(parents, minlength=table.num_rows))]).astype(np.int64)
     lists = pa.LargeListArray.from_arrays(pa.array(offsets), flat)
     return pc.binary_join(lists, pa.scalar(sep, pa.large_string()))

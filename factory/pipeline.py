@@ -17,7 +17,6 @@ drop log with ``id``, ``source``, ``stage``, ``reason`` (and ``shard``/``pos``, 
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -32,16 +31,16 @@ from factory import __version__
 from factory.errors import StageError
 from factory.executors import choose_executor, make_executor
 from factory.log import Reporter
-from factory.outputs import OUTPUT_COLUMNS, empty_file, place
+from factory.outputs import OUTPUT_COLUMNS
 from factory.recipe import RecipeBase
 from factory.rows import CANONICAL_FIELDS
 from factory.rows import schema as row_schema
-from factory.shards import DROP_SCHEMA, Shard
+from factory.shards import Shard
 from factory.stage import Stage
-from factory.steps import StepResult, StepWriter, read_entry, run_stage
+from factory.steps import LAYOUT, StepResult, StepWriter, read_entry, run_stage
 from factory.store import Store, stable_hash
+from factory.version import link_artifacts, outputs_step, write_version
 
-LAYOUT = 2  # of cache entries (shards.json, views); part of every step key, not of the version id
 __all__ = ["OUTPUT_COLUMNS", "BuildResult", "build", "check_plan", "read_output", "version_id"]
 
 
@@ -162,95 +161,6 @@ def _run_stage(
     return run_stage(store, stage, key, shards, out_schema, executor, runtime or {}, keep_rows).stats
 
 
-def _outputs_step(
-    store: Store, recipe: RecipeBase, upstream: str, shards: list[Shard], schema, executor
-) -> StepResult:
-    from factory.outputs import cut_files, route_shard, write_file
-    from factory.tasks import schema_bytes
-
-    outputs = {
-        name: {"format": out.format, "kinds": out.kinds, "shard_rows": out.shard_rows}
-        for name, out in recipe.outputs.items()
-    }
-    key = stable_hash(
-        {
-            "step": "outputs",
-            "outputs": outputs,
-            "up": upstream,
-            "keep": recipe.drop_log.keep_rows,
-            "v": __version__,
-            "layout": LAYOUT,
-        }  # fmt: skip
-    )
-    cached = read_entry(store, key)
-    if cached is not None:
-        return cached
-    writer = StepWriter(store, key, "outputs", "outputs")
-    spec = writer.spec(recipe.drop_log.keep_rows, outputs=outputs, schema=schema_bytes(schema))
-    routed = executor().run(route_shard, [(spec, s.to_json()) for s in shards])
-    no_output: dict[str, int] = {}
-    for result in routed:
-        writer.add(result)
-        for kind, n in result["no_output_by_kind"].items():
-            no_output[kind] = no_output.get(kind, 0) + n
-    writer.shards = []  # the outputs step hands on files, not shards
-    plan = cut_files([r["counts"] for r in routed], outputs)
-    calls = [(spec, name, k, [(shards[i].to_json(), a, b) for i, a, b in seg]) for name, k, seg in plan]
-    files: dict[str, list[dict[str, Any]]] = {name: [] for name in outputs}
-    for result in executor().run(write_file, calls):
-        files[result["name"]].append({**result["file"], "path": f"{writer.entry}/{result['file']['path']}"})
-    return writer.finish(extra_index={"files": files, "no_output_by_kind": dict(sorted(no_output.items()))})
-
-
-def _link_artifacts(folder: Path | None, tmp: Path, stage_name: str) -> list[dict[str, Any]]:
-    """A stage's artifacts into the version, under ``artifacts/<stage>/``; their descriptions."""
-    if folder is None:
-        return []
-    from factory.store import file_sha256
-
-    dest = tmp / "artifacts" / stage_name
-    shutil.copytree(folder, dest, copy_function=lambda src, dst: place(Path(src), Path(dst)))
-    return [
-        {"path": str(p.relative_to(tmp)), "bytes": p.stat().st_size, "sha256": file_sha256(p)}
-        for p in sorted(dest.rglob("*"))
-        if p.is_file()
-    ]
-
-
-def _write_version(
-    store: Store, tmp: Path, outputs: StepResult, steps: list[StepResult], schema, recipe: RecipeBase
-) -> dict[str, Any]:
-    """Outputs and the drop log of every step into ``tmp`` as hard links; the manifest's parts about them."""
-    from factory.outputs import output_columns
-
-    written: dict[str, Any] = {}
-    for name, infos in outputs.extra["files"].items():
-        files = []
-        for info in infos:
-            rel = f"{name}/{Path(info['path']).name}"  # part-NNNNN.parquet
-            place(store.root / info["path"], tmp / rel)
-            files.append({**info, "path": rel})
-        if not files:
-            cols = output_columns(recipe.outputs[name].format, schema)
-            files.append(
-                {**empty_file(tmp / name / "part-00000.parquet", pa.schema([schema.field(c) for c in cols]))}
-            )
-        written[name] = {"rows": sum(f["rows"] for f in files), "files": files}
-    drops = []
-    for i, step in enumerate([*steps, outputs]):
-        for info in step.drop_files:
-            rel = f"drops/part-{i:03d}-{Path(info['path']).stem}.parquet"
-            place(store.root / info["path"], tmp / rel)
-            drops.append({**info, "path": rel})
-    if not drops:
-        drops.append(empty_file(tmp / "drops" / "part-00000.parquet", DROP_SCHEMA))
-    return {
-        "outputs": written,
-        "drop_log": {"rows": sum(f["rows"] for f in drops), "files": drops},
-        "no_output_by_kind": outputs.extra.get("no_output_by_kind", {}),
-    }
-
-
 def build(
     recipe: RecipeBase,
     store: Store | None = None,
@@ -351,11 +261,11 @@ def build(
             artifact_dirs[stage.stage_name] = store.cache_path(key) / "artifacts"
         upstream_key = key
 
-    outputs = _outputs_step(store, recipe, upstream_key, shards, schemas[-1], get_runner)
+    outputs = outputs_step(store, recipe, upstream_key, shards, schemas[-1], get_runner)
     tmp = store.new_tmp(f"version-{vid}")
-    written = _write_version(store, tmp, outputs, steps, schemas[-1], recipe)
+    written = write_version(store, tmp, outputs, steps, schemas[-1], recipe)
     for entry in stage_entries:
-        entry["artifacts"] = _link_artifacts(artifact_dirs.get(entry["name"]), tmp, entry["name"])
+        entry["artifacts"] = link_artifacts(artifact_dirs.get(entry["name"]), tmp, entry["name"])
     rows_read = sum(s["rows_read"] for s in source_entries)
     rows_out = sum(o["rows"] for o in written["outputs"].values())
     if rows_read != rows_out + written["drop_log"]["rows"]:

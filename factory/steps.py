@@ -27,6 +27,8 @@ from factory.stage import CustomStage, GlobalStage, Stage, with_drop_columns
 from factory.store import Store
 from factory.tasks import apply_drops, count_drops, keys_shard, map_shard, schema_bytes
 
+LAYOUT = 2  # of cache entries (shards.json, filter views): part of every step key, not of the version id
+
 
 @dataclass
 class StepResult:

@@ -108,11 +108,29 @@ def normalised_array(arr: pa.Array | pa.ChunkedArray) -> pa.Array:
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
     nfkc = pc.utf8_normalize(arr, "NFKC")
-    out = pc.utf8_trim(pc.replace_substring_regex(pc.utf8_lower(nfkc), word_class() + "+", " "), " ")
+    out = pc.utf8_trim(replace_all(pc.utf8_lower(nfkc), _word_runs(), " "), " ")
     fb = fallback_chars()
-    mask = None
-    if fb["nfkc"]:  # strings where Arrow's NFKC tables differ from Python's
-        mask = contains(arr, fb["nfkc"])
-    if fb["fold"]:  # ... or its lower case from Python's casefold
-        mask = contains(nfkc, fb["fold"]) if mask is None else pc.or_(mask, contains(nfkc, fb["fold"]))
-    return out if mask is None else by_python(arr, mask, normalised, out)
+    wide = np.flatnonzero(~np.asarray(pc.fill_null(pc.string_is_ascii(arr), True), bool))
+    if wide.size == 0:  # the fallback characters are all outside ASCII
+        return out
+    sub, sub_nfkc = arr.take(pa.array(wide)), nfkc.take(pa.array(wide))
+    mask = np.zeros(len(arr), bool)
+    for strings, special in ((sub, fb["nfkc"]), (sub_nfkc, fb["fold"])):
+        if special:  # strings where Arrow's NFKC (or lower case) tables differ from Python's NFKC (casefold)
+            mask[wide] |= contains(strings, special).to_numpy(zero_copy_only=False)
+    return by_python(arr, pa.array(mask), normalised, out)
+
+
+def _word_runs() -> str:
+    r"""Runs of ``[\W_]`` that are not a single space (replacing those by a space changes nothing)."""
+    return f"{word_class()}{{2,}}|[^ {word_class(False)[1:-1]}]"
+
+
+def replace_all(arr: pa.Array, pattern: str, replacement: str) -> pa.Array:
+    """Every match of the regex ``pattern`` replaced (Rust regex via polars, faster than RE2 here; ``$1`` for
+    groups). The patterns used here mean the same to both engines (no ``\\b \\w \\s``, classes spelled out)."""
+    if len(arr) == 0:
+        return arr
+    import polars as pl
+
+    return pl.from_arrow(arr).str.replace_all(pattern, replacement).to_arrow()

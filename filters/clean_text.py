@@ -25,7 +25,15 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from factory.textnorm import WHITESPACE, by_python, contains, fallback_chars, re2_class, replace_rows
+from factory.textnorm import (
+    WHITESPACE,
+    by_python,
+    contains,
+    fallback_chars,
+    re2_class,
+    replace_all,
+    replace_rows,
+)
 
 ODD = (
     r"[\x{0}-\x{8}\x{b}\x{c}\x{e}-\x{1f}\x{7f}-\x{9f}\x{200b}-\x{200f}\x{202a}-\x{202e}\x{2060}-\x{2064}"
@@ -43,13 +51,6 @@ TRIGGERS = (
     r"|\([ \n]*\)|\[[ \n]*\]|<[ \n]*>| [.,;:!?]"
 )
 _UNSAFE = re.compile(r"\\[A-Za-z0-9]|\(\?[^:]|\$|[^\x00-\x7f]")
-
-
-def replace_all(arr: pa.Array, pattern: str, replacement: str) -> pa.Array:
-    """Every match of the regex ``pattern`` replaced (Rust regex via polars; ``$1`` for groups)."""
-    if len(arr) == 0:
-        return arr
-    return pl.from_arrow(arr).str.replace_all(pattern, replacement).to_arrow()
 
 
 @functools.cache

@@ -31,7 +31,7 @@ from factory.textnorm import normalised, normalised_array
 QUESTION_FIELDS = {
     **{k: ("context", "question") for k in TEXT_FIELDS},
     "preference": ("prompt",),
-    "chat": ("messages:user",),
+    "chat": ("messages:user+",),
 }
 __all__ = ["ExactDedup", "normalised"]
 

@@ -69,7 +69,7 @@ def signature_shard(spec: dict[str, Any], index: int, shard_json: dict[str, Any]
     bands, rows = stage.band_params()
     rank = {s: i for i, s in enumerate(stage.source_priority)}
     sigs, metas, records, k0 = [], [], [], 0
-    for table, pos in read_shard(spec["root"], Shard.from_json(shard_json), batch_size=8192):
+    for table, pos in read_shard(spec["root"], Shard.from_json(shard_json), batch_size=stage.batch_size):
         if stage.apply_to is not None:
             mask = stage.apply_to.mask(table)
             table, pos = table.filter(mask), pos[np.asarray(mask.to_numpy(zero_copy_only=False), bool)]
@@ -80,21 +80,22 @@ def signature_shard(spec: dict[str, Any], index: int, shard_json: dict[str, Any]
         sig = core.signatures(hashes, per_doc, stage.num_perm, stage.seed, stage.scheme)
         keys = core.band_hashes(sig, bands, rows)
         if not stage.across_kinds:  # rows of different kinds never share a bucket
-            kinds = pc.fill_null(table.column("kind"), "").to_pylist()
-            salts = {k: np.uint64(xxhash.xxh64_intdigest(k.encode())) for k in set(kinds)}
-            keys ^= np.array([salts[k] for k in kinds], np.uint64)[:, None]
+            kinds = pc.dictionary_encode(pc.fill_null(table.column("kind"), "")).combine_chunks()
+            salts = [xxhash.xxh64_intdigest(k.encode()) for k in kinds.dictionary.to_pylist()]
+            keys ^= np.array(salts, np.uint64)[kinds.indices.to_numpy()][:, None]
         has = np.flatnonzero(per_doc > 0)
         records.append((keys[has].ravel(), np.repeat(has + k0, bands)))
         if stage.verify:
             sigs.append(sig)
-        sources = table.column("source").to_pylist()
+        listed = pa.array(stage.source_priority, pa.string())
+        priority = pc.fill_null(pc.index_in(table.column("source"), value_set=listed), len(rank))
         metas.append(
             pa.table(
                 {
                     "id": table.column("id"),
                     "pos": pos,
                     "length": pc.fill_null(pc.utf8_length(texts), 0).cast(pa.int64()),
-                    "priority": pa.array([rank.get(s, len(rank)) for s in sources], pa.int32()),
+                    "priority": priority.cast(pa.int32()),
                     "tokens": pa.array(per_doc > 0),
                 }
             )

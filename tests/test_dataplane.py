@@ -299,3 +299,85 @@ def test_fingerprints_are_memoised_by_file_stat(tmp_path):
     again = fingerprint_source(cfg, tmp_path, memo)["files"]
     assert again[0]["xxh3_128"] == "0" * 32  # unchanged file: still the memo's
     assert again[1]["xxh3_128"] not in ("0" * 32, first["files"][1]["xxh3_128"]) and again[1]["lines"] == 101
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{"system_prompt": "You are Aloe."}, {}, {"system_prompt": "S", "use_explanation": False},
+     {"system_prompt": "S", "mcqa_user_template": "Q: {{ question }}{% for l, t in options %} {{ l }}) {{ t }}{% endfor %}"}],
+)  # fmt: skip
+def test_to_chat_table_equals_rows(params):
+    from factory.stages.chat import ToChat
+
+    rng = random.Random(4)
+    texts = fuzz(400, seed=4)
+    rows = []
+    for i in range(100):
+        opts = [t or "x" for t in rng.sample(texts, rng.randint(2, 5))]
+        rows.append(
+            make_row(
+                id=f"m{i}",
+                source="m",
+                kind="mcqa",
+                question=texts[i] or "q",
+                options=opts,
+                answer_idx=rng.randrange(len(opts)),
+                context=rng.choice([None, "", texts[i + 1]]),
+                explanation=rng.choice([None, "", " ", texts[i + 2]]),
+            )
+        )
+        rows.append(
+            make_row(
+                id=f"q{i}", source="q", kind="qa", question=texts[i + 3] or "q", answer=texts[i + 4] or "a"
+            )
+        )
+        first = rng.choice(["system", "user"])
+        turns = [{"role": first, "content": "c"}, {"role": "assistant", "content": texts[i]}][
+            : rng.randint(0, 2)
+        ]
+        rows.append(make_row(id=f"c{i}", source="c", kind="chat", messages=turns))
+        rows.append(
+            make_row(
+                id=f"p{i}", source="p", kind="preference", prompt=turns, chosen=turns, rejected=turns[:1]
+            )
+        )
+        rows.append(make_row(id=f"t{i}", source="t", kind="text", text=texts[i]))
+    stage = ToChat(**params)
+    stage.setup()
+    table = pa.Table.from_pylist(rows, schema=row_schema())
+    want = pa.Table.from_pylist(stage.process_rows(rows), schema=with_drop_columns(row_schema()))
+    assert stage.apply_table(table).to_pylist() == want.to_pylist()  # fmt: skip
+
+
+@pytest.mark.parametrize("on", ["response", "all"])
+def test_heuristic_filter_table_equals_rows(on, shared_data):
+    from filters.heuristics import HeuristicFilter
+
+    recipe = load_recipe(ROOT / "recipes" / "medical_basic.yaml", [f"data_dir={shared_data}"])
+    from factory.sources import load_source
+
+    rows = []
+    for src in recipe.sources:
+        got = [
+            r
+            for r, _ in zip(load_source(src, recipe.data_path), range(1500), strict=False)
+            if not r.get("_drop")
+        ]
+        rows += got
+    rng = random.Random(6)
+    words = "fever dose the of and chronic renal ΣΟΦΙΑ İstanbul ＦＵＬＬ ½ ³ 12 ## ...".split()
+    for i in range(600):  # planted repetition, symbols, digits and odd letters
+        text = " ".join(rng.choices(words, k=rng.randint(1, 80)))
+        rows.append(
+            make_row(
+                id=f"x{i}", source="x", kind="qa", question="q?", answer=(text + "\n") * rng.randint(1, 3)
+            )
+        )
+    stage = HeuristicFilter(on=on, ngram_min_words=10)
+    table = pa.Table.from_pylist(rows, schema=row_schema())
+    got = stage.apply_table(table).select(["id", "_drop", "_drop_detail"]).to_pylist()
+    want = [
+        {"id": r["id"], "_drop": r.get("_drop"), "_drop_detail": r.get("_drop_detail")}
+        for r in stage.process_rows(rows)
+    ]
+    assert got == want and sum(r["_drop"] is not None for r in got) > 50  # fmt: skip
