@@ -381,3 +381,25 @@ def test_heuristic_filter_table_equals_rows(on, shared_data):
         for r in stage.process_rows(rows)
     ]
     assert got == want and sum(r["_drop"] is not None for r in got) > 50  # fmt: skip
+
+
+def test_gc_command(tmp_path):
+    import shutil
+    import subprocess
+
+    def factory(*args: str) -> subprocess.CompletedProcess:
+        cmd = [sys.executable, "-m", "factory.cli", *args, "--store", str(tmp_path / "store")]
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+        assert out.returncode == 0, out.stderr[-2000:]
+        return out
+
+    quickstart = str(ROOT / "recipes" / "quickstart.yaml")
+    kept = Path(factory("build", quickstart).stdout.strip().splitlines()[-1])
+    gone = Path(factory("build", quickstart, "--set", "stages.mix.seed=7").stdout.strip().splitlines()[-1])
+    shutil.rmtree(gone)
+    dry = factory("gc", "--dry-run")
+    listed = dry.stdout.split()
+    assert listed and all(p.startswith("cache/") for p in listed) and "would remove" in dry.stderr
+    assert all((tmp_path / "store" / p).exists() for p in listed)
+    assert factory("gc").stdout.split() == listed and not any((tmp_path / "store" / p).exists() for p in listed)
+    assert "nothing to do" in factory("build", quickstart).stderr and (kept / "manifest.json").exists()
