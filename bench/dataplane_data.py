@@ -10,9 +10,10 @@ carry, planted at fixed rates so every stage of the benchmark recipe has work:
   a few non-ASCII characters (``normalize``),
 - 0.5% rows too short for ``length_filter``.
 
-Deterministic for a seed (same bytes every run); ``--rows`` may be 10M (about 10 GB).
+Deterministic for a seed (same bytes every run, whatever ``--jobs``); copies are made within a file.
+``--rows`` may be 10M (about 11 GB).
 
-    python bench/dataplane_data.py OUT_DIR --rows 1000000 --files 16
+    python bench/dataplane_data.py OUT_DIR --rows 1000000 --files 16 [--jobs 2]
 """
 
 from __future__ import annotations
@@ -84,34 +85,44 @@ def near_copy(rng: random.Random, words: list[str], rec: dict, i: int) -> dict:
     return {**rec, "id": i, "answer": " ".join(toks)}
 
 
-def generate(out: Path, rows: int, files: int, seed: int = 0) -> list[Path]:
-    """Write ``rows`` records into ``files`` JSONL files under ``out``; returns the paths."""
-    rng = random.Random(seed)
-    words = vocabulary(rng)
-    out.mkdir(parents=True, exist_ok=True)
-    paths = [out / f"qa-{k:05d}.jsonl" for k in range(files)]
-    per_file = -(-rows // files)
-    recent: list[dict] = []  # earlier records that copies are made from (a bounded window)
-    i = 0
-    for path in paths:
-        with open(path, "w", encoding="utf-8") as fh:
-            for _ in range(min(per_file, rows - i)):
-                roll = rng.random()
-                if roll < 0.03 and recent:
-                    rec = exact_copy(rng, rng.choice(recent), i)
-                elif roll < 0.07 and recent:
-                    rec = near_copy(rng, words, rng.choice(recent), i)
-                elif roll < 0.075:
-                    rec = {"id": i, "subset": "bench", "question": "Why?", "answer": "No.", "source": "bench",
-                           "focus": "short"}  # fmt: skip
+def write_file(path: Path, first: int, count: int, seed: int) -> None:
+    """Records ``first .. first+count-1`` into ``path`` (each file seeded on its own: files can be made in parallel)."""
+    rng = random.Random(seed * 1_000_003 + first)
+    words = vocabulary(random.Random(seed))
+    recent: list[dict] = []  # earlier records of this file that copies are made from (a bounded window)
+    with open(path, "w", encoding="utf-8") as fh:
+        for i in range(first, first + count):
+            roll = rng.random()
+            if roll < 0.03 and recent:
+                rec = exact_copy(rng, rng.choice(recent), i)
+            elif roll < 0.07 and recent:
+                rec = near_copy(rng, words, rng.choice(recent), i)
+            elif roll < 0.075:
+                rec = {"id": i, "subset": "bench", "question": "Why?", "answer": "No.", "source": "bench",
+                       "focus": "short"}  # fmt: skip
+            else:
+                rec = record(rng, words, i)
+                if len(recent) < 20_000:
+                    recent.append(rec)
                 else:
-                    rec = record(rng, words, i)
-                    if len(recent) < 20_000:
-                        recent.append(rec)
-                    else:
-                        recent[rng.randrange(len(recent))] = rec
-                fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
-                i += 1
+                    recent[rng.randrange(len(recent))] = rec
+            fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
+
+
+def generate(out: Path, rows: int, files: int, seed: int = 0, jobs: int = 1) -> list[Path]:
+    """Write ``rows`` records into ``files`` JSONL files under ``out`` (``jobs`` processes); returns the paths."""
+    out.mkdir(parents=True, exist_ok=True)
+    per_file = -(-rows // files)
+    paths = [out / f"qa-{k:05d}.jsonl" for k in range(files)]
+    work = [(p, k * per_file, max(0, min(per_file, rows - k * per_file)), seed) for k, p in enumerate(paths)]
+    if jobs > 1:
+        from multiprocessing import Pool
+
+        with Pool(jobs) as pool:
+            pool.starmap(write_file, work)
+    else:
+        for args in work:
+            write_file(*args)
     return paths
 
 
@@ -121,8 +132,9 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--files", type=int, default=16)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--jobs", type=int, default=1)
     args = ap.parse_args()
-    paths = generate(args.out, args.rows, args.files, args.seed)
+    paths = generate(args.out, args.rows, args.files, args.seed, args.jobs)
     size = sum(p.stat().st_size for p in paths)
     print(
         f"{args.rows} rows in {len(paths)} files, {size / 1e9:.2f} GB, {size / args.rows:.0f} B/row: {args.out}"
