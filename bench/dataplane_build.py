@@ -6,7 +6,10 @@ at ``--code`` (this checkout, or a baseline worktree such as ``git worktree add 
 The driver's peak RSS and CPU time come from ``wait4`` on that process; with ``--executor ray`` on an
 embedded Ray, the workers' CPU time is read from the Ray worker processes (psutil) before they exit.
 
-    python bench/dataplane_build.py DATA_DIR --code . --executor local [--store /work/dp/store]
+    python bench/dataplane_build.py DATA_DIR --code . --executor local [--store /work/dp/store] [--cluster 2]
+
+``--cluster N`` starts a local ``ray start --head`` with N CPUs (N worker processes) and builds on it through
+``RAY_ADDRESS``; the CPU time of all its processes is sampled, so ``driver_cpu_share`` is the driver's share.
 
 Prints one JSON line: wall_s, driver_rss_mb, driver_cpu_s, rows_out, per-stage wall (from the manifest).
 """
@@ -123,14 +126,49 @@ def run_build(
     }
 
 
+class Cluster:
+    """``ray start --head --block`` with ``cpus`` CPUs in its own process group; ``address`` for RAY_ADDRESS."""
+
+    def __init__(self, cpus: int, code: Path):
+        import socket
+
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        self.address = f"127.0.0.1:{port}"
+        env = {**os.environ, "PYTHONPATH": str(code.resolve())}
+        env.pop("RAY_ADDRESS", None)
+        cmd = [str(Path(sys.executable).parent / "ray"), "start", "--head", "--block", f"--num-cpus={cpus}",
+               f"--port={port}", "--include-dashboard=false", "--disable-usage-stats", "--temp-dir=/tmp/rayb"]  # fmt: skip
+        self.proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                     start_new_session=True)  # fmt: skip
+        time.sleep(12)
+
+    def stop(self) -> None:
+        import signal
+
+        os.killpg(self.proc.pid, signal.SIGTERM)
+        self.proc.wait(timeout=60)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("data", type=Path)
     ap.add_argument("--code", type=Path, default=Path("."))
     ap.add_argument("--executor", default="local")
     ap.add_argument("--store", type=Path, default=Path("/work/dp/store"))
+    ap.add_argument("--cluster", type=int, default=0, help="run on a `ray start --head` cluster of N CPUs")
     args = ap.parse_args()
-    print(json.dumps(run_build(args.data.resolve(), args.code, args.executor, args.store.resolve())))
+    cluster = Cluster(args.cluster, args.code) if args.cluster else None
+    if cluster is not None:
+        os.environ["RAY_ADDRESS"] = cluster.address
+    try:
+        pid = cluster.proc.pid if cluster else None
+        out = run_build(args.data.resolve(), args.code, args.executor, args.store.resolve(), cluster_pid=pid)
+    finally:
+        if cluster is not None:
+            cluster.stop()
+    print(json.dumps({**out, "cluster_cpus": args.cluster}))
 
 
 if __name__ == "__main__":

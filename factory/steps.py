@@ -130,6 +130,7 @@ def run_stage(
     report: dict[str, Any] = {}
     calls = [(s.to_json(),) for s in shards]
     if isinstance(stage, GlobalStage):
+        executor = _Counted(executor, writer)
         stage.bind_runtime(runtime, writer.tmp / "artifacts")
         spec = stage_spec(writer, stage, runtime, keep_rows, out_schema)
         distributed = stage.decide_distributed(shards, executor, spec, writer.tmp / "work")
@@ -154,6 +155,7 @@ def run_stage(
             todo = [(spec, s.to_json(), shared) for s in shards]
         for result in executor.run(apply_drops, todo):
             writer.add(result)
+            writer.cpu -= result.get("cpu_s", 0.0)  # counted by _Counted already
         shutil.rmtree(writer.tmp / "work", ignore_errors=True)
     elif isinstance(stage, CustomStage):
         stage.bind_runtime(runtime, writer.tmp / "artifacts")
@@ -167,6 +169,21 @@ def run_stage(
         for result in executor.run(map_shard, [(spec, *c) for c in calls], stage.resources, stage.stateful):
             writer.add(result)
     return writer.finish({"report": report})
+
+
+class _Counted:
+    """An executor whose tasks' CPU seconds are added to a step's (global stages run several phases)."""
+
+    def __init__(self, executor: Any, writer: StepWriter):
+        self.executor, self.writer, self.name = executor, writer, executor.name
+
+    def run(self, fn, calls, resources=None, stateful=False):
+        out = self.executor.run(fn, calls, resources, stateful)
+        self.writer.cpu += sum(r.get("cpu_s", 0.0) for r in out if isinstance(r, dict))
+        return out
+
+    def put(self, value: Any) -> Any:
+        return self.executor.put(value)
 
 
 def _materialise(store: Store, shards: list[Shard], folder: Path) -> list[Path]:
