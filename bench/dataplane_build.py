@@ -135,7 +135,12 @@ class Cluster:
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
             port = sock.getsockname()[1]
+        import secrets
+
         self.address = f"127.0.0.1:{port}"
+        token = Path("/tmp/rayb-token")
+        token.write_text(secrets.token_hex(32))
+        os.environ.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN_PATH=str(token))  # Ray 2.60 clusters want one
         env = {**os.environ, "PYTHONPATH": str(code.resolve())}
         env.pop("RAY_ADDRESS", None)
         cmd = [str(Path(sys.executable).parent / "ray"), "start", "--head", "--block", f"--num-cpus={cpus}",
