@@ -95,6 +95,7 @@ def run_build(
     start = time.perf_counter()
     proc = subprocess.Popen(
         [sys.executable, "-c", DRIVER, str(recipe)],
+        cwd=str(code.resolve()),  # python -c puts the working folder first on sys.path
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
