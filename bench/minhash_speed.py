@@ -197,51 +197,37 @@ def phases(n_docs: int) -> None:
 
 
 def scale_one(n: int, workdir: Path) -> dict:
-    """In a fresh process: the stage over ``n`` docs through the runner's steps, timed; peak RSS."""
+    """In a fresh process: the stage over ``n`` docs through the runner's step (its distributed phases, in
+    process), timed; peak RSS. ``keys_s`` is the signature phase, ``decide_s`` buckets + components + keep,
+    ``filter_s`` the rest (the shard tasks writing the drops)."""
     from factory.executors import LocalExecutor
-    from factory.pipeline import _StepWriter
+    from factory.pipeline import _run_stage
     from factory.rows import schema as row_schema
-    from factory.stage import DROP, DROP_DETAIL
-    from factory.store import Store, read_tables
+    from factory.store import Store
     from filters.minhash import MinHashDedup
 
     pin_one_core()
     files = sorted((workdir / "input").glob("*.parquet"))
     stage = MinHashDedup()
     stage.bind_runtime({})
-
-    class _R:
-        class drop_log:  # noqa: N801
-            keep_rows = False
-
     store = Store(workdir / "store")
-    writer = _StepWriter(store, "bench", row_schema(), stage.stage_name, False)
-    key_schema = pa.schema([("id", pa.string()), *stage.key_columns.items()])
     c0, t0 = time.process_time(), time.perf_counter()
-    keys = pa.concat_tables(list(LocalExecutor().map(stage, files, "keys", key_schema, {})))
-    t1 = time.perf_counter()
-    decisions = stage.decide(keys)
-    t2 = time.perf_counter()
-    del keys
-    for table in read_tables(files, batch_size=65_536):
-        reasons = [decisions.get(i, (None, None)) for i in table.column("id").to_pylist()]
-        table = table.append_column(DROP, pa.array([r[0] for r in reasons], pa.string()))
-        table = table.append_column(DROP_DETAIL, pa.array([r[1] for r in reasons], pa.string()))
-        writer.add(table)
-    stats = writer.finish(store, "bench", {})
+    stats = _run_stage(store, stage, "bench", files, row_schema(), LocalExecutor(), {}, keep_rows=False)
     t3, c3 = time.perf_counter(), time.process_time()
+    sec = stats["report"]["seconds"]
+    phases = sec["buckets"] + sec["verify"] + sec["components"] + sec["keep"]
     # VmHWM: this process's own peak (ru_maxrss would include the parent's memory at fork time)
     hwm = next(x for x in Path("/proc/self/status").read_text().splitlines() if x.startswith("VmHWM"))
     rss = int(hwm.split()[1]) / 1024
     return {
         "n": n,
-        "keys_s": t1 - t0,
-        "decide_s": t2 - t1,
-        "filter_s": t3 - t2,
+        "keys_s": sec["wall"] - phases,
+        "decide_s": phases,
+        "filter_s": (t3 - t0) - sec["wall"],
         "cpu_s": c3 - c0,
         "rss_mb": rss,
         "dropped": stats["dropped"].get("near_duplicate", 0),
-        "report": stage.report(),
+        "report": stats["report"],
     }
 
 

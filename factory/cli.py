@@ -1,4 +1,5 @@
-"""The ``factory`` command: build, validate, schema, ls, show, report, diff, export, push, stages, adapters, train, eval."""
+"""The ``factory`` command: build, validate, schema, ls, show, report, diff, export, push, gc, stages, adapters, model,
+train, eval."""
 
 from __future__ import annotations
 
@@ -214,6 +215,29 @@ def export(
         _fail(exc)
         return
     print(path)
+
+
+@app.command()
+def gc(
+    store: StoreOpt = Path("store"),
+    dry_run: bool = typer.Option(False, "--dry-run", help="list what would go, remove nothing"),
+    gen_cache: bool = typer.Option(False, "--gen-cache", help="also remove the generation request cache"),
+) -> None:
+    """Remove cache entries no version refers to (versions stay whole: they hold hard links)."""
+    from factory.store import Store
+
+    try:
+        report = Store(store).gc(dry_run=dry_run, gen_cache=gen_cache)
+    except FactoryError as exc:
+        _fail(exc)
+        return
+    verb = "would remove" if dry_run else "removed"
+    for path in report["removed"]:
+        print(path)
+    err.print(
+        f"{verb} {len(report['removed'])} entr{'y' if len(report['removed']) == 1 else 'ies'}, "
+        f"{report['bytes_freed'] / 1e6:.1f} MB; kept {report['kept']} referred to by versions"
+    )
 
 
 @app.command()

@@ -1,104 +1,92 @@
-"""Executors run one stage over Parquet files and yield the output batches, in input order.
+"""Executors run the runner's tasks: one call of a module-level function per shard (load a file, run a stage
+on a shard, write an output shard...), each returning counts and file names, never rows.
 
-The same ``StageWorker`` (built from the stage's JSON config, ``setup()`` once) runs under both:
+- ``LocalExecutor``: in this process, one call after the other. No start-up cost: the right choice for small
+  inputs.
+- ``RayExecutor``: each call a Ray task (``num_cpus``/``num_gpus`` from the stage's ``resources``); a stateful
+  stage (a model in ``setup()``) runs on a pool of ``resources.concurrency`` actors instead, each loading it
+  once. Embedded local Ray by default, the cluster at ``RAY_ADDRESS`` when set: its workers then write the
+  shards, so the store must be on storage every node sees (one machine, or a shared file system).
 
-- ``LocalExecutor``: in this process. No start-up cost: the right choice for small inputs.
-- ``RayExecutor``: Ray Data ``read_parquet -> map_batches -> iter_batches`` with order preserved.
-  Stateless stages run as tasks (setup memoised per worker process); stateful stages (models) run in
-  an ``ActorPoolStrategy`` pool with the CPUs/GPUs they declare. Embedded local Ray by default, the
-  cluster at ``RAY_ADDRESS`` when set.
+Workers keep one set-up stage per process (``worker_stage``), so ``setup()`` runs once per worker, not per
+shard. Results come back in call order whatever order the tasks finish in.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from pathlib import Path
+import time
+from collections.abc import Callable
 from typing import Any
 
-import pyarrow as pa
+from factory.stage import Resources, Stage
 
-from factory.errors import StageError
-from factory.stage import DROP, DROP_DETAIL, Stage
-from factory.store import read_tables
-
-DROP_COLUMNS = {DROP: pa.string(), DROP_DETAIL: pa.string()}
+_WORKERS: dict[str, Stage] = {}
 
 
-def with_drop_columns(schema: pa.Schema) -> pa.Schema:
-    for name, dtype in DROP_COLUMNS.items():
-        if name not in schema.names:
-            schema = schema.append(pa.field(name, dtype))
-    return schema
+def stage_class(spec: dict[str, Any]) -> type[Stage]:
+    """The class of a task spec's stage: ``cls`` (``module:QualName``) when given, else the registry's ``type``."""
+    if spec.get("cls"):
+        import importlib
+
+        module, _, name = spec["cls"].partition(":")
+        return getattr(importlib.import_module(module), name)
+    from factory.registry import stage_classes
+
+    return stage_classes()[spec["type"]]
 
 
-class StageWorker:
-    """Applies a stage to Arrow batches. ``mode``: ``process`` (map) or ``keys`` (a GlobalStage's keys)."""
-
-    def __init__(
-        self,
-        stage_type: str,
-        config: dict[str, Any],
-        mode: str,
-        out_schema: pa.Schema,
-        runtime: dict[str, Any] | None = None,
-    ):
-        from factory.registry import stage_classes
-
-        self.stage: Stage = stage_classes()[stage_type].model_validate(config)
-        self.mode, self.out_schema = mode, out_schema
-        self.stage.bind_runtime(runtime or {})
-        self.stage.setup()
-
-    def __call__(self, table: pa.Table) -> pa.Table:
-        rows = table.to_pylist()
-        if self.mode == "keys":
-            out = self.stage.keys([r for r in rows if self.stage.applies(r)])  # type: ignore[attr-defined]
-        else:
-            out = self.stage.process_batch(rows)
-            if len(out) != len(rows):
-                raise StageError(
-                    f"stage '{self.stage.stage_name}' returned {len(out)} rows for a batch of {len(rows)}: "
-                    "every row must come back, kept or drop()-ed"
-                )
-        return pa.Table.from_pylist(out, schema=self.out_schema)
-
-
-_WORKERS: dict[tuple[str, str, str], StageWorker] = {}
-
-
-def _ray_task(
-    table: pa.Table,
-    stage_type: str,
-    config: dict,
-    mode: str,
-    out_schema: pa.Schema,
-    runtime: dict[str, Any],
-) -> pa.Table:
-    """Ray task entry point: one StageWorker per worker process and stage (setup once)."""
+def worker_stage(spec: dict[str, Any]) -> Stage:
+    """The stage of a task spec (``type``/``cls``, ``config``, ``runtime``), validated, bound and set up once per
+    process."""
     from factory.store import stable_hash
 
-    key = (stage_type, stable_hash([config, runtime, out_schema.to_string()]), mode)
+    key = stable_hash([spec["type"], spec.get("cls"), spec["config"], spec.get("runtime") or {}])
     if key not in _WORKERS:
-        _WORKERS[key] = StageWorker(stage_type, config, mode, out_schema, runtime)
-    return _WORKERS[key](table)
+        stage = stage_class(spec).model_validate(spec["config"])
+        stage.bind_runtime(spec.get("runtime") or {})
+        stage.setup()
+        _WORKERS[key] = stage
+    return _WORKERS[key]
+
+
+def timed(fn: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any]:
+    """``fn(*args)`` with its process CPU time added as ``cpu_s`` (tasks report what they cost)."""
+    start = time.process_time()
+    out = fn(*args)
+    if isinstance(out, dict):
+        out["cpu_s"] = round(time.process_time() - start, 3)
+    return out
 
 
 class LocalExecutor:
-    """Runs stages in this process, batch by batch."""
+    """Runs every task in this process, in order."""
 
     name = "local"
 
-    def map(
-        self, stage: Stage, files: list[Path], mode: str, out_schema: pa.Schema, runtime: dict[str, Any]
-    ) -> Iterator[pa.Table]:
-        worker = StageWorker(stage.type, stage.model_dump(mode="json"), mode, out_schema, runtime)
-        for table in read_tables(files, batch_size=stage.batch_size):
-            yield worker(table)
+    def run(
+        self, fn: Callable, calls: list[tuple], resources: Resources | None = None, stateful: bool = False
+    ) -> list[Any]:
+        return [timed(fn, *args) for args in calls]
+
+    def put(self, value: Any) -> Any:
+        """A value shared by many calls (on Ray: put once in the object store)."""
+        return value
+
+
+def _call(fn: Callable, *args: Any) -> Any:
+    return timed(fn, *args)
+
+
+class _Actor:
+    """A Ray actor that runs tasks; its process keeps the set-up stage between calls."""
+
+    def call(self, fn: Callable, *args: Any) -> Any:
+        return timed(fn, *args)
 
 
 class RayExecutor:
-    """Runs stages on Ray Data: embedded local Ray, or the cluster at ``RAY_ADDRESS``."""
+    """Runs tasks on Ray: embedded local Ray, or the cluster at ``RAY_ADDRESS``."""
 
     name = "ray"
 
@@ -112,45 +100,42 @@ class RayExecutor:
                 ray.init(address=address, **kwargs)
             else:
                 ray.init(num_cpus=num_cpus, **kwargs)
-        ctx = ray.data.DataContext.get_current()
-        ctx.execution_options.preserve_order = True
-        ctx.enable_progress_bars = False
+        self._remote = ray.remote(_call)
+        self._actor = ray.remote(_Actor)
 
-    def map(
-        self, stage: Stage, files: list[Path], mode: str, out_schema: pa.Schema, runtime: dict[str, Any]
-    ) -> Iterator[pa.Table]:
+    def run(
+        self, fn: Callable, calls: list[tuple], resources: Resources | None = None, stateful: bool = False
+    ) -> list[Any]:
+        import ray
+        from ray.util import ActorPool
+
+        if not calls:
+            return []
+        res = resources or Resources()
+        opts: dict[str, Any] = {"num_cpus": res.num_cpus}
+        if res.num_gpus:
+            opts["num_gpus"] = res.num_gpus
+        try:
+            if stateful:
+                actors = [self._actor.options(**opts).remote() for _ in range(res.concurrency or 1)]
+                pool = ActorPool(actors)
+                out = list(pool.map(lambda a, args: a.call.remote(fn, *args), calls))
+                for actor in actors:
+                    ray.kill(actor)
+                return out
+            return ray.get([self._remote.options(**opts).remote(fn, *args) for args in calls])
+        except ray.exceptions.RayTaskError as exc:
+            from factory.errors import FactoryError
+
+            cause = exc.cause if hasattr(exc, "cause") else None
+            if isinstance(cause, FactoryError):
+                raise cause from None
+            raise
+
+    def put(self, value: Any) -> Any:
         import ray
 
-        ds = ray.data.read_parquet([str(f) for f in files])
-        kwargs = {
-            "stage_type": stage.type,
-            "config": stage.model_dump(mode="json"),
-            "mode": mode,
-            "out_schema": out_schema,
-            "runtime": runtime,
-        }
-        res = stage.resources
-        if stage.stateful:
-            ds = ds.map_batches(
-                StageWorker,
-                fn_constructor_kwargs=kwargs,
-                batch_size=stage.batch_size,
-                batch_format="pyarrow",
-                compute=ray.data.ActorPoolStrategy(size=res.concurrency or 1),
-                num_cpus=res.num_cpus,
-                **({"num_gpus": res.num_gpus} if res.num_gpus else {}),
-            )
-        else:
-            ds = ds.map_batches(
-                _ray_task,
-                fn_kwargs=kwargs,
-                batch_size=stage.batch_size,
-                batch_format="pyarrow",
-                num_cpus=res.num_cpus,
-            )
-        for table in ds.iter_batches(batch_format="pyarrow", batch_size=None):
-            if table.num_rows:
-                yield table
+        return ray.put(value)
 
 
 def make_executor(kind: str, num_cpus: int | None = None):
@@ -163,10 +148,7 @@ def make_executor(kind: str, num_cpus: int | None = None):
 
 def choose_executor(kind: str, input_rows: int, ray_min_rows: int) -> str:
     """``auto``: the Ray cluster when ``RAY_ADDRESS`` is set; embedded local Ray from ``ray_min_rows`` input rows;
-    else in process.
-
-    Measured on 2 cores (BENCHMARKS.md): Ray's start-up (~4 s) and per-stage set-up (~1.5 s) make it 17x
-    slower at 1k rows, 1.25x slower at 100k, and 9% faster at 300k rows of ~1 KB: break-even ~250k rows."""
+    else in process (BENCHMARKS.md, "Data plane", measures the crossover)."""
     if kind != "auto":
         return kind
     if os.environ.get("RAY_ADDRESS"):

@@ -9,11 +9,18 @@ key). Class-level declarations tell the runner what it needs before any worker s
 - ``stateful``: ``True`` when ``setup()`` loads a model; Ray then runs it in a pool of actors that each
   call ``setup()`` once. Stateless stages run as plain tasks (``setup()`` still runs once per process).
 
-Two shapes:
+Three shapes:
 
-- ``Stage.process_batch(rows) -> rows``: a map over a batch of row dicts. To drop a row, return
-  ``drop(row, reason, detail)`` in its place: the runner routes it to the drop log. Every input row must
-  come back, kept or dropped (the runner checks rows in == rows out + dropped).
+- A map, on Arrow: ``Stage.process_table(table) -> table`` gets a batch (a ``pyarrow.Table`` of the rows that
+  ``apply_to`` selects) and returns the same rows, in the same order, with the stage's changes and two more
+  string columns: ``_drop`` (the drop reason, null for a kept row) and ``_drop_detail``. Vectorised stages
+  (``normalize``, ``length_filter``, ``heuristic_filter``, ``to_chat``) implement this one.
+- A map, on rows: ``process_rows(rows)`` / ``process_row(row)`` over row dicts; to drop a row, return
+  ``drop(row, reason, detail)`` in its place. The default ``process_table`` is this adapter (``to_pylist`` ->
+  ``process_rows`` -> ``from_pylist``), so a stage implements whichever is simpler. Every input row must
+  come back, kept or dropped (the runner checks rows in == rows out + dropped). A stage that only drops
+  rows and never changes them declares ``filter_only = True``: its cache entry then records which rows it
+  dropped instead of copying the rows it kept.
 - ``GlobalStage``: a decision that needs the whole dataset (exact dedup, mixing). ``keys(rows)`` runs in
   parallel and returns a few small columns per row; ``decide(keys_table)`` runs once on the driver and
   returns which ids to drop and why. ``report`` lets it add figures to the manifest.
@@ -27,8 +34,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, ClassVar
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+
+from factory.errors import StageError
 
 DROP = "_drop"
 DROP_DETAIL = "_drop_detail"
@@ -59,6 +70,15 @@ class Selector(BaseModel):
             return False
         return True
 
+    def mask(self, table: pa.Table) -> pa.Array:
+        """``matches`` for every row of ``table`` at once (a boolean array)."""
+        out = pa.array(np.ones(table.num_rows, bool))
+        for column, allowed in (("kind", self.kinds), ("source", self.sources)):
+            if allowed is not None:
+                found = pc.is_in(table.column(column), value_set=pa.array(allowed, pa.string()))
+                out = pc.and_(out, pc.fill_null(found, False))
+        return out.combine_chunks() if isinstance(out, pa.ChunkedArray) else out
+
 
 def drop(row: dict[str, Any], reason: str, detail: str | None = None) -> dict[str, Any]:
     """Mark ``row`` as dropped by the current stage with a machine-readable ``reason``."""
@@ -69,8 +89,17 @@ def is_dropped(row: dict[str, Any]) -> bool:
     return row.get(DROP) is not None
 
 
+def with_drop_columns(schema: pa.Schema) -> pa.Schema:
+    """``schema`` plus the ``_drop`` / ``_drop_detail`` string columns."""
+    for name in (DROP, DROP_DETAIL):
+        if name not in schema.names:
+            schema = schema.append(pa.field(name, pa.string()))
+    return schema
+
+
 class Stage(BaseModel):
-    """A map stage: ``process_batch(list of row dicts) -> list of row dicts`` (kept or ``drop()``-ed)."""
+    """A map stage: ``process_table(Arrow batch) -> the same rows, changed, with _drop/_drop_detail``, or
+    ``process_rows(list of row dicts) -> list of row dicts`` (kept or ``drop()``-ed)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -83,6 +112,8 @@ class Stage(BaseModel):
     adds: ClassVar[dict[str, pa.DataType]] = {}
     resources: ClassVar[Resources] = Resources()
     stateful: ClassVar[bool] = False
+    filter_only: ClassVar[bool] = False  # only drops rows, never changes or adds to them
+    min_batch_size: ClassVar[int] = 1  # vectorised stages raise it: batches of max(batch_size, this)
     code_version: ClassVar[int] = 1  # bump when a change of code changes outputs (busts the cache)
 
     _artifacts: dict[str, Path] = PrivateAttr(default_factory=dict)
@@ -145,6 +176,62 @@ class Stage(BaseModel):
         self._artifact_dir.mkdir(parents=True, exist_ok=True)
         return self._artifact_dir
 
+    # -- the Arrow contract ------------------------------------------------------------------------
+    def output_schema(self, schema: pa.Schema) -> pa.Schema:
+        """The schema of ``process_table``'s result for an input of ``schema``: ``adds`` appended, then the
+        ``_drop`` / ``_drop_detail`` columns."""
+        for name, dtype in self.adds.items():
+            if name not in schema.names:
+                schema = schema.append(pa.field(name, dtype))
+        return with_drop_columns(schema)
+
+    def apply_table(self, table: pa.Table) -> pa.Table:
+        """What the runner calls: ``process_table`` on the rows ``apply_to`` selects; the others pass through.
+        Returns every input row, in order, in ``output_schema(table.schema)``."""
+        schema = self.output_schema(table.schema)
+        if self.apply_to is None:
+            out = self._checked(self.process_table(table), table.num_rows, schema)
+        else:
+            mask = self.apply_to.mask(table)
+            picked = np.flatnonzero(mask.to_numpy(zero_copy_only=False))
+            if picked.size == table.num_rows:
+                out = self._checked(self.process_table(table), table.num_rows, schema)
+            else:
+                done = self._checked(self.process_table(table.take(picked)), picked.size, schema)
+                rest = np.flatnonzero(~mask.to_numpy(zero_copy_only=False))
+                passed = passthrough(table.take(rest), schema)
+                order = np.empty(table.num_rows, np.int64)  # position in concat(done, passed) of each row
+                order[picked] = np.arange(picked.size)
+                order[rest] = picked.size + np.arange(rest.size)
+                out = pa.concat_tables([done, passed]).take(order)
+        return out
+
+    def _checked(self, out: pa.Table, rows: int, schema: pa.Schema) -> pa.Table:
+        if out.num_rows != rows:
+            raise StageError(
+                f"stage '{self.stage_name}' returned {out.num_rows} rows for a batch of {rows}: "
+                "every row must come back, kept or drop()-ed"
+            )
+        if DROP not in out.column_names:
+            out = out.append_column(DROP, pa.nulls(rows, pa.string()))
+        if DROP_DETAIL not in out.column_names:
+            out = out.append_column(DROP_DETAIL, pa.nulls(rows, pa.string()))
+        return out.select(schema.names).cast(schema)
+
+    def process_table(self, table: pa.Table) -> pa.Table:
+        """Override for a vectorised stage: the rows of ``table`` (already selected by ``apply_to``), in order,
+        changed, with ``_drop`` (reason, null when kept) and ``_drop_detail``. A dropped row's other columns
+        should hold its input values (they go to the drop log). The default runs the row API."""
+        rows = table.to_pylist()
+        out = self.process_rows(rows)
+        if len(out) != len(rows):
+            raise StageError(
+                f"stage '{self.stage_name}' returned {len(out)} rows for a batch of {len(rows)}: "
+                "every row must come back, kept or drop()-ed"
+            )
+        return pa.Table.from_pylist(out, schema=self.output_schema(table.schema))
+
+    # -- the row contract ---------------------------------------------------------------------------
     def process_batch(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         selected = [r for r in rows if self.apply_to is None or self.apply_to.matches(r)]
         if len(selected) == len(rows):
@@ -158,6 +245,15 @@ class Stage(BaseModel):
 
     def process_row(self, row: dict[str, Any]) -> dict[str, Any]:
         raise NotImplementedError(f"{type(self).__name__} must implement process_rows or process_row")
+
+
+def passthrough(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """``table``'s rows unchanged and kept, in ``schema`` (columns it lacks are null)."""
+    cols = [
+        table.column(f.name) if f.name in table.column_names else pa.nulls(table.num_rows, f.type)
+        for f in schema
+    ]
+    return pa.Table.from_arrays(cols, schema=schema)
 
 
 class GlobalStage(Stage):
@@ -176,6 +272,15 @@ class GlobalStage(Stage):
     def report(self) -> dict[str, Any]:
         """Figures for the manifest, available after ``decide``."""
         return {}
+
+    def decide_distributed(
+        self, shards: list[Any], executor: Any, spec: dict[str, Any], workdir: Path
+    ) -> tuple[dict[str, str], dict[str, Any]] | None:
+        """Override to decide without the driver holding one key per row (exact and near dedup do): run the
+        phases as tasks on ``executor`` over ``shards`` (``factory.shards.Shard``), writing under ``workdir``;
+        return ``({shard name: Parquet file of pos, reason, detail}, report)``. The default, None, runs
+        ``keys`` in parallel and ``decide`` on the driver."""
+        return None
 
     def applies(self, row: dict[str, Any]) -> bool:
         return self.apply_to is None or self.apply_to.matches(row)

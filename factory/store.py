@@ -2,9 +2,15 @@
 
 Layout under the store root::
 
-    cache/<stage-key>/        one finished stage output: data/part-*.parquet, drops/part-*.parquet, stats.json
-    versions/<version-id>/    one build: <output>/part-*.parquet, drops/part-*.parquet, manifest.json, recipe.yaml
+    cache/<step-key>/         one finished step (``factory.steps``): shards.json, stats.json, data/, drops/
+    versions/<version-id>/    one build: <output>/part-*.parquet, drops/part-*.parquet (hard links into the
+                              cache), artifacts/, manifest.json, recipe.yaml
     tmp/<pid>-<random>/       work in progress; renamed into place when complete
+    fingerprints.json         source files' hashes by path and stat (``factory.sources.load``)
+    gen_cache/                generation request caches (``synth.cache``)
+
+``gc`` removes the cache entries no version refers to (``factory gc``); versions hold hard links, so removing
+an entry never breaks a version.
 
 Everything is written under ``tmp/`` and moved into place with one ``rename``: a crash leaves only a
 ``tmp/`` folder (removed by the next build), never a half entry that looks complete. Two builds writing
@@ -26,16 +32,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import xxhash
 
-DROP_SCHEMA = pa.schema(
-    [
-        ("id", pa.string()),
-        ("source", pa.string()),
-        ("stage", pa.string()),
-        ("reason", pa.string()),
-        ("detail", pa.string()),
-        ("row", pa.string()),
-    ]
-)
+from factory.shards import DROP_SCHEMA  # noqa: E402,F401  (re-exported: where it used to live)
 
 
 def stable_hash(obj: Any, length: int = 16) -> str:
@@ -167,6 +164,66 @@ class Store:
         stats = self.cache_path(key) / "stats.json"
         return json.loads(stats.read_text()) if stats.exists() else None
 
+    # -- source fingerprints ----------------------------------------------------------------------
+    def fingerprint_memo(self) -> dict[str, Any]:
+        try:
+            return json.loads((self.root / "fingerprints.json").read_text())
+        except (OSError, ValueError):
+            return {}
+
+    def save_fingerprint_memo(self, memo: dict[str, Any]) -> None:
+        tmp = self.root / "tmp" / f"{os.getpid()}-fingerprints-{uuid.uuid4().hex[:8]}.json"
+        tmp.write_text(json.dumps(memo, sort_keys=True))
+        os.replace(tmp, self.root / "fingerprints.json")
+
+    # -- garbage collection -----------------------------------------------------------------------
+    def referenced_keys(self) -> set[str]:
+        """Cache keys some version refers to (its sources, stages, outputs), and the entries those read from."""
+        keys: set[str] = set()
+        for path in (self.root / "versions").iterdir():
+            try:
+                m = json.loads((path / "manifest.json").read_text())
+            except (OSError, ValueError):
+                continue
+            keys |= {s["key"] for s in m.get("sources", []) + m.get("stages", []) if s.get("key")}
+            if m.get("outputs_step", {}).get("key"):
+                keys.add(m["outputs_step"]["key"])
+        todo = list(keys)
+        while todo:  # a filter's shards point at files of earlier entries
+            index = self.cache_path(todo.pop()) / "shards.json"
+            if not index.exists():
+                continue
+            for shard in json.loads(index.read_text()).get("shards", []):
+                for rel in [shard["file"], *shard["drops"]]:
+                    parts = Path(rel).parts
+                    if len(parts) > 2 and parts[0] == "cache" and parts[1] not in keys:
+                        keys.add(parts[1])
+                        todo.append(parts[1])
+        return keys
+
+    def gc(self, dry_run: bool = False, gen_cache: bool = False) -> dict[str, Any]:
+        """Remove cache entries no version refers to (and, with ``gen_cache``, the generation request cache).
+        Refuses while a build is running on this store (its new entries are not referred to yet)."""
+        from factory.errors import FactoryError
+
+        running = [p.name for p in (self.root / "tmp").iterdir() if _live_tmp(p)]
+        if running:
+            raise FactoryError(
+                f"a build is running on {self.root} ({running[0]}): run gc when it has finished"
+            )
+        keep = self.referenced_keys()
+        removed, freed = [], 0
+        targets = [p for p in sorted((self.root / "cache").iterdir()) if p.name not in keep]
+        if gen_cache and (self.root / "gen_cache").exists():
+            targets.append(self.root / "gen_cache")
+        for path in targets:
+            size = sum(f.stat().st_size for f in path.rglob("*") if f.is_file() and f.stat().st_nlink == 1)
+            removed.append(str(path.relative_to(self.root)))
+            freed += size
+            if not dry_run:
+                shutil.rmtree(path)
+        return {"removed": removed, "bytes_freed": freed, "kept": len(keep), "dry_run": dry_run}
+
     # -- versions ---------------------------------------------------------------------------------
     def version_path(self, version_id: str) -> Path:
         return self.root / "versions" / version_id
@@ -192,6 +249,11 @@ class Store:
         if not matches:
             raise FactoryError(f"no version '{ref}' in store {self.root} (see `factory ls`)")
         raise FactoryError(f"'{ref}' matches several versions: {sorted(p.name for p in matches)}")
+
+
+def _live_tmp(path: Path) -> bool:
+    pid = path.name.split("-", 1)[0]
+    return pid.isdigit() and int(pid) != os.getpid() and _pid_alive(int(pid))
 
 
 def _pid_alive(pid: int) -> bool:

@@ -13,8 +13,10 @@ import pyarrow.parquet as pq
 from factory.executors import LocalExecutor, RayExecutor
 from factory.rows import CANONICAL_FIELDS, make_row
 from factory.rows import schema as row_schema
+from factory.shards import read_all
 from factory.stage import Stage
-from factory.store import Store, parquet_files, read_tables
+from factory.steps import read_entry
+from factory.store import Store
 
 
 def run_stage(
@@ -51,9 +53,13 @@ def run_stage(
         }
         stage.bind_runtime(runtime)
         stats = _run_stage(store, stage, "k", [src], out_schema, runner, runtime)
-        kept = [r for t in read_tables(parquet_files(store.cache_path("k") / "data")) for r in t.to_pylist()]
+        step = read_entry(store, "k")
+        table = read_all(store.root, step.shards)  # type: ignore[union-attr]
+        kept = table.select(out_schema.names).to_pylist() if table is not None else []
         drops = [
-            r for t in read_tables(parquet_files(store.cache_path("k") / "drops")) for r in t.to_pylist()
+            r
+            for f in step.drop_files  # type: ignore[union-attr]
+            for r in pq.read_table(store.root / f["path"]).drop_columns(["shard", "pos"]).to_pylist()
         ]
         if artifacts_out is not None and (store.cache_path("k") / "artifacts").is_dir():
             shutil.copytree(store.cache_path("k") / "artifacts", artifacts_out, dirs_exist_ok=True)

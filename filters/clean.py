@@ -13,11 +13,14 @@ import re
 import unicodedata
 from typing import Any, ClassVar, Literal
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 from pydantic import Field, model_validator
 
-from factory.rows import RESPONSE_FIELDS, iter_texts, main_text, map_texts, missing_fields
-from factory.stage import Stage, drop
+from factory import columns as cols
+from factory.rows import RESPONSE_FIELDS, TEXT_FIELDS, iter_texts, main_text, map_texts, missing_fields
+from factory.stage import DROP, DROP_DETAIL, Stage, drop
 
 URL_RE = re.compile(r"(?:https?://|ftp://|www\.)[^\s<>()\"']+[^\s<>()\"'.,;:!?]", re.IGNORECASE)
 EMAIL_RE = re.compile(r"\b[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}\b")
@@ -55,12 +58,34 @@ class Normalize(Stage):
     boilerplate_action: Literal["remove_sentence", "drop_row", "keep"] = "remove_sentence"
     collapse_whitespace: bool = True
 
+    min_batch_size: ClassVar[int] = 16_384
+
     def setup(self) -> None:
+        from filters.clean_text import ColumnCleaner, boiler_pattern
+
         self._boiler = (
             re.compile("|".join(f"(?:{p})" for p in self.boilerplate), re.IGNORECASE)
             if self.boilerplate
             else None
         )
+        self._boiler_re2 = boiler_pattern(self.boilerplate)
+        self._cleaner = ColumnCleaner(
+            self.unicode_form,
+            self.remove_odd_chars,
+            self.remove_urls,
+            self.remove_emails,
+            self.boilerplate,
+            self.boilerplate_action == "remove_sentence",
+            self.collapse_whitespace,
+            EMAIL_RE,
+            self._boiler,
+            self._remove_sentences,
+        )
+
+    def _remove_sentences(self, text: str) -> str:
+        if self._boiler is not None and self._boiler.search(text):
+            text = "".join(s for s in SENTENCE_RE.findall(text) if not self._boiler.search(s))
+        return text
 
     def clean_text(self, text: str) -> str:
         if self.unicode_form != "none":
@@ -73,12 +98,8 @@ class Normalize(Stage):
             text = EMAIL_RE.sub("", text)
         if self.remove_urls or self.remove_emails:
             text = EMPTY_BRACKETS_RE.sub("", text)
-        if (
-            self._boiler is not None
-            and self.boilerplate_action == "remove_sentence"
-            and self._boiler.search(text)
-        ):
-            text = "".join(s for s in SENTENCE_RE.findall(text) if not self._boiler.search(s))
+        if self.boilerplate_action == "remove_sentence":
+            text = self._remove_sentences(text)
         if self.collapse_whitespace:
             text = SPACES_RE.sub(" ", text)
             text = "\n".join(line.strip() for line in text.split("\n"))
@@ -86,17 +107,61 @@ class Normalize(Stage):
             text = re.sub(r" +([.,;:!?])", r"\1", text)
         return text
 
+    def _boilerplate(self, row: dict[str, Any]) -> str | None:
+        for text in iter_texts(row, RESPONSE_FIELDS.get(row["kind"], ())):
+            match = self._boiler.search(text)  # type: ignore[union-attr]
+            if match:
+                return match.group(0)
+        return None
+
     def process_row(self, row: dict[str, Any]) -> dict[str, Any]:
+        """The reference, one row at a time (``process_table`` gives the same result on a whole batch)."""
         if self._boiler is not None and self.boilerplate_action == "drop_row":
-            for text in iter_texts(row, RESPONSE_FIELDS.get(row["kind"], ())):
-                match = self._boiler.search(text)
-                if match:
-                    return drop(row, "boilerplate", match.group(0))
+            found = self._boilerplate(row)
+            if found is not None:
+                return drop(row, "boilerplate", found)
         out = map_texts(row, self.clean_text)
         missing = missing_fields(out)
         if missing:
             return drop(row, "empty_after_clean", ",".join(missing))
         return out
+
+    def process_table(self, table: pa.Table) -> pa.Table:
+        n = table.num_rows
+        reasons: list[str | None] = [None] * n
+        details: list[str | None] = [None] * n
+        if self._boiler is not None and self.boilerplate_action == "drop_row":
+            from filters.clean_text import may_hold
+
+            maybe = np.zeros(n, bool)
+            for field in {f for fs in RESPONSE_FIELDS.values() for f in fs}:
+                parents, flat = cols.values(table.column(field))
+                hit = np.asarray(may_hold(flat, self._boiler_re2).to_numpy(zero_copy_only=False), bool)
+                maybe[parents[hit]] = True
+            maybe &= cols.kind_mask(table, [k for k, fs in RESPONSE_FIELDS.items() if fs])
+            rows = np.flatnonzero(maybe)
+            for i, row in zip(rows.tolist(), table.take(rows).to_pylist(), strict=True):
+                found = self._boilerplate(row)
+                if found is not None:
+                    reasons[i], details[i] = "boilerplate", found
+        cleaned = table
+        for field in {f for fs in TEXT_FIELDS.values() for f in fs}:
+            rows = cols.kind_mask(table, cols.kinds_with(field))
+            column = cols.map_column(table.column(field), self._cleaner.clean, rows)
+            cleaned = cleaned.set_column(cleaned.schema.get_field_index(field), field, column)
+        for i, missing in enumerate(cols.missing_details(cleaned)):
+            if missing is not None and reasons[i] is None:
+                reasons[i], details[i] = "empty_after_clean", missing
+        dropped = pa.array([r is not None for r in reasons])
+        out = table if not any(r is None for r in reasons) else cleaned
+        if pc.any(dropped).as_py() and out is cleaned:
+            out = pa.Table.from_arrays(
+                [pc.if_else(dropped, table.column(c), cleaned.column(c)) for c in table.column_names],
+                schema=table.schema,
+            )
+        return out.append_column(DROP, pa.array(reasons, pa.string())).append_column(
+            DROP_DETAIL, pa.array(details, pa.string())
+        )
 
 
 class LengthFilter(Stage):
@@ -107,6 +172,48 @@ class LengthFilter(Stage):
     max_chars: int | None = Field(None, ge=1)
     min_response_chars: int = Field(0, ge=0, description="answer / assistant turns; MCQA rows are exempt")
     max_response_chars: int | None = Field(None, ge=1)
+
+    filter_only: ClassVar[bool] = True
+    min_batch_size: ClassVar[int] = 16_384
+
+    def process_table(self, table: pa.Table) -> pa.Table:
+        n = cols.main_text_length(table)
+        shortest = np.full(table.num_rows, np.iinfo(np.int64).max)
+        longest = np.full(table.num_rows, -1)
+        for field in {f for fs in RESPONSE_FIELDS.values() for f in fs}:
+            parents, flat = cols.values(table.column(field))
+            size = cols.lengths(flat)
+            chat = (
+                cols.kind_mask(table, ["chat"])[parents] if field == "messages" else np.zeros(len(flat), bool)
+            )
+            if chat.any():  # a chat row's assistant turns, empty ones included
+                _, roles = cols.values(table.column(field), "role")
+                assistant = np.asarray(pc.fill_null(pc.equal(roles, "assistant"), False), bool)
+                use = np.where(chat, assistant, size > 0)
+            else:
+                use = size > 0
+            use &= cols.kind_mask(table, [k for k in cols.kinds_with(field, RESPONSE_FIELDS) if k != "mcqa"])[
+                parents
+            ]
+            np.minimum.at(shortest, parents[use], size[use])
+            np.maximum.at(longest, parents[use], size[use])
+        has = longest >= 0
+        big = np.iinfo(np.int64).max
+        rules = [  # (reason, failed, value, bound, sign): the first failing rule names the drop
+            ("too_short", n < self.min_chars, n, self.min_chars, "<"),
+            ("too_long", n > (self.max_chars or big), n, self.max_chars, ">"),
+            ("response_too_short", has & (shortest < self.min_response_chars), shortest, self.min_response_chars, "<"),
+            ("response_too_long", has & (longest > (self.max_response_chars or big)), longest, self.max_response_chars, ">"),
+        ]  # fmt: skip
+        reasons: list[str | None] = [None] * table.num_rows
+        details: list[str | None] = [None] * table.num_rows
+        for reason, failed, value, bound, sign in rules:
+            for i in np.flatnonzero(failed).tolist():
+                if reasons[i] is None:
+                    reasons[i], details[i] = reason, f"{value[i]} {sign} {bound} chars"
+        return table.append_column(DROP, pa.array(reasons, pa.string())).append_column(
+            DROP_DETAIL, pa.array(details, pa.string())
+        )
 
     def process_row(self, row: dict[str, Any]) -> dict[str, Any]:
         n = len(main_text(row))

@@ -32,12 +32,14 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
+import numpy as np
+import pyarrow as pa
 from pydantic import Field
 
 from factory.rows import RESPONSE_FIELDS, iter_texts, main_text
-from factory.stage import Stage, drop
+from factory.stage import DROP, DROP_DETAIL, Stage, drop
 
 SYMBOL_RUN = re.compile(r"[#@$^&*~|<>=+_{}\[\]\\`…]+|\.\.\.+")
 NO_RESPONSE_KINDS = ("mcqa", "prompt")
@@ -200,6 +202,64 @@ class HeuristicFilter(Stage):
                 return reason, f"{measure}={v:.3g} > {bound}"
         return None
 
+    filter_only: ClassVar[bool] = True
+    min_batch_size: ClassVar[int] = 4096
+
     def process_row(self, row: dict[str, Any]) -> dict[str, Any]:
         failed = self.check(row)
         return row if failed is None else drop(row, *failed)
+
+    def process_table(self, table: pa.Table) -> pa.Table:
+        """``check`` on every row at once (``filters.heuristics_table``): the same reasons and details."""
+        from factory.columns import kind_mask
+        from filters import heuristics_table as ht
+
+        texts = ht.judged_texts(table, self.on)
+        b = ht.basic(texts)
+        long_enough = b["words"] >= self.ngram_min_words
+        rules: list[tuple[str, str, float | None, Any]] = [
+            ("non_alpha", "non_alpha_fraction", self.max_non_alpha_fraction,
+             lambda: np.where(b["chars"] > 0, 1 - ht.ratio(b["letters"], b["chars"]), 0.0)),
+            ("symbol_ratio", "symbols_per_word", self.max_symbol_word_ratio, lambda: ht.ratio(b["symbols"], b["words"])),
+            ("digit_ratio", "digit_fraction", self.max_digit_fraction, lambda: ht.ratio(b["digits"], b["chars"])),
+            ("word_length", "mean_word_length", self.max_mean_word_length, lambda: ht.ratio(b["chars"], b["words"])),
+            ("repeated_lines", "dup_line_fraction", self.max_dup_line_fraction, lambda: ht.dup_lines(texts)),
+        ]  # fmt: skip
+        python = np.zeros(table.num_rows, bool)
+        if self.max_dup_ngram_fraction is not None or self.max_top_ngram_fraction is not None:
+            grams = ht.ngram_rules(texts, self.dup_ngram_n, self.top_ngram_n, long_enough)
+            rules.append(
+                (
+                    "repeated_ngrams",
+                    f"dup_{self.dup_ngram_n}gram_fraction",
+                    self.max_dup_ngram_fraction,
+                    lambda: grams[0],
+                )
+            )
+            rules.append(("top_ngram", f"top_{self.top_ngram_n}gram_fraction", self.max_top_ngram_fraction, lambda: grams[1]))  # fmt: skip
+            python = ht.python_rows(texts) & long_enough
+        reasons: list[str | None] = [None] * table.num_rows
+        details: list[str | None] = [None] * table.num_rows
+        if self.min_response_words is not None:
+            shortest = ht.shortest_response_words(table)
+            judged = ~kind_mask(table, NO_RESPONSE_KINDS) & (shortest >= 0)
+            for i in np.flatnonzero(judged & (shortest < self.min_response_words)).tolist():
+                reasons[i], details[i] = (
+                    "short_response",
+                    f"response_words={shortest[i]} < {self.min_response_words}",
+                )
+        for reason, measure, bound, value in rules:
+            if bound is None:
+                continue
+            v = value()
+            for i in np.flatnonzero(v > bound).tolist():
+                if reasons[i] is None:
+                    reasons[i], details[i] = reason, f"{measure}={float(v[i]):.3g} > {bound}"
+        for i, row in zip(
+            np.flatnonzero(python).tolist(), table.take(np.flatnonzero(python)).to_pylist(), strict=True
+        ):
+            failed = self.check(row)
+            reasons[i], details[i] = failed if failed is not None else (None, None)
+        return table.append_column(DROP, pa.array(reasons, pa.string())).append_column(
+            DROP_DETAIL, pa.array(details, pa.string())
+        )

@@ -1,12 +1,13 @@
-"""MinHash near-dedup: signatures and band hashes in parallel workers, buckets and clusters on the driver.
+"""MinHash near-dedup: signatures, band buckets and edges in parallel tasks, components over the edges only.
 
-Phases (docs/DEDUP.md has the design, its costs and the plan for billions of documents):
+The runner runs it as ``decide_distributed``: the phases of ``filters.minhash_phases`` (signatures per
+shard -> buckets per partition of band keys, verified -> components of the edges -> drops written by the
+workers), so the driver holds no key per row (docs/DEDUP.md has the design and its costs). ``keys`` /
+``decide`` are the same algorithm on one process (the ``GlobalStage`` contract; tests compare the two).
+Dropped rows: reason ``near_duplicate``, detail ``duplicate_of=<kept id> est_jaccard=J``.
 
-1. ``keys`` (parallel, one batch per task): shingles -> MinHash signature -> one 64-bit hash per LSH band.
-2. ``decide`` (driver, vectorised): sort all band hashes -> candidate pairs that share a bucket ->
-   optional check of each pair's estimated Jaccard -> connected components (scipy) -> one kept row per
-   component by the documented keep rule.
-3. The runner drops the others: reason ``near_duplicate``, detail ``duplicate_of=<kept id> est_jaccard=J``.
+Which text a row is compared on is chosen in one place: ``texts(table)`` (vectorised for ``on: all`` and
+``on: question``; any other ``on`` goes through ``_text(row)``, its one-row twin, which keys() uses too).
 """
 
 from __future__ import annotations
@@ -19,9 +20,11 @@ import pyarrow as pa
 import xxhash
 from pydantic import Field, model_validator
 
-from factory.rows import iter_texts
+from factory.columns import joined_texts
+from factory.rows import TEXT_FIELDS, iter_texts
 from factory.stage import GlobalStage
 from filters import minhash_core as core
+from filters.exact_dedup import QUESTION_FIELDS
 
 
 def _fixed_width(column: pa.ChunkedArray, dtype: type, width: int) -> np.ndarray:
@@ -97,6 +100,43 @@ class MinHashDedup(GlobalStage):
             fields = ("prompt",) if row["kind"] == "preference" else ("context", "question")
             return " ".join(iter_texts(row, fields))
         return " ".join(iter_texts(row))
+
+    def texts(self, table: pa.Table) -> pa.Array:
+        """``_text`` of every row of ``table`` (the same strings): the text each row is compared on."""
+        if self.on == "all":
+            return joined_texts(table, TEXT_FIELDS)
+        if self.on == "question":
+            return joined_texts(table, QUESTION_FIELDS)
+        return pa.array([self._text(r) for r in table.to_pylist()], pa.large_string())
+
+    def decide_distributed(self, shards, executor, spec, workdir):
+        from factory.shuffle import partitions_for
+        from filters import minhash_phases as ph
+
+        start = time.perf_counter()
+        parts = partitions_for(len(shards))
+        task_spec = {**spec, "work": str(workdir / "minhash"), "parts": parts}
+        docs = executor.run(ph.signature_shard, [(task_spec, i, s.to_json()) for i, s in enumerate(shards)])
+        offsets = np.concatenate([[0], np.cumsum([d["docs"] for d in docs])]).tolist()
+        found = executor.run(ph.bucket_partition, [(task_spec, j, offsets) for j in range(parts)])
+        (result,) = executor.run(ph.cluster_edges, [(task_spec, offsets, parts)])
+        bands, rows = self.band_params()
+        seconds = {k: round(sum(f["seconds"][k] for f in found), 3) for k in ("buckets", "verify")}
+        self._report = {
+            "docs": int(offsets[-1]),
+            "docs_without_tokens": sum(d["no_tokens"] for d in docs),
+            "bands": bands,
+            "rows": rows,
+            "candidate_pairs": result["candidate_pairs"],
+            "verified_pairs": result["verified_pairs"] if self.verify else None,
+            "clusters": result["clusters"],
+            "duplicates": result["duplicates"],
+            "largest_cluster": result["largest_cluster"],
+            "cluster_sizes": result["cluster_sizes"],
+            "seconds": {**seconds, **result["seconds"], "wall": round(time.perf_counter() - start, 3)},
+        }
+        decisions = {shards[int(i)].name: [path] for i, path in result["files"].items()}
+        return decisions, self.report()
 
     def keys(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if not rows:

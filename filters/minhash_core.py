@@ -106,9 +106,10 @@ def _powers(n: int) -> tuple[np.ndarray, np.ndarray]:
     return _POW["p"][:n], _POW["inv"][:n]
 
 
-def normalised_array(texts: list[str]) -> pa.Array:
+def normalised_array(texts: list[str] | pa.Array) -> pa.Array:
     """NFKC and lower case (one Arrow call each; separators are found later on the bytes)."""
-    return pc.utf8_lower(pc.utf8_normalize(pa.array(texts, pa.large_string()), "NFKC"))
+    arr = texts.cast(pa.large_string()) if isinstance(texts, pa.Array) else pa.array(texts, pa.large_string())
+    return pc.utf8_lower(pc.utf8_normalize(arr, "NFKC"))
 
 
 def _string_buffers(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
@@ -199,7 +200,7 @@ def shingle_hashes(tokens: np.ndarray, counts: np.ndarray, ngram: int) -> tuple[
     return hashes, per_doc
 
 
-def text_shingles(texts: list[str], kind: str, ngram: int) -> tuple[np.ndarray, np.ndarray]:
+def text_shingles(texts: list[str] | pa.Array, kind: str, ngram: int) -> tuple[np.ndarray, np.ndarray]:
     """Shingle hashes of raw texts: ``kind`` is ``word`` or ``char``."""
     arr = normalised_array(texts)
     tokens, counts = word_tokens(arr) if kind == "word" else char_tokens(arr)
@@ -253,10 +254,16 @@ def candidate_pairs(keys: np.ndarray, max_bucket: int = 50) -> tuple[np.ndarray,
     A bucket of at most ``max_bucket`` docs gives all its pairs; a larger one (boilerplate copies) gives a
     star from its first doc plus the chain of consecutive docs, so pairs stay linear in its size."""
     n, bands = keys.shape
-    flat = keys.ravel()
-    doc = np.repeat(np.arange(n, dtype=np.int64), bands)
-    order = np.argsort(flat, kind="stable")
+    return bucket_pairs(keys.ravel(), np.repeat(np.arange(n, dtype=np.int64), bands), max_bucket)
+
+
+def bucket_pairs(flat: np.ndarray, doc: np.ndarray, max_bucket: int = 50) -> tuple[np.ndarray, np.ndarray]:
+    """``candidate_pairs`` over flat ``(band key, doc)`` records in any order (docs are non-negative
+    integers in pipeline order): what one partition of a shuffle by band key holds."""
+    order = np.lexsort((doc, flat))  # by key, then doc: a bucket's docs in pipeline order
     flat, doc = flat[order], doc[order]
+    if flat.size == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
     new = np.ones(flat.size, bool)
     new[1:] = flat[1:] != flat[:-1]
     group_start = np.maximum.accumulate(np.where(new, np.arange(flat.size), 0))
@@ -271,6 +278,7 @@ def candidate_pairs(keys: np.ndarray, max_bucket: int = 50) -> tuple[np.ndarray,
     i = np.concatenate([doc[left], doc[group_start[big]], doc[big - 1]])
     j = np.concatenate([doc[left + step], doc[big], doc[big]])
     lo, hi = np.minimum(i, j), np.maximum(i, j)
+    n = int(doc.max()) + 1
     code = np.unique(lo[lo != hi] * n + hi[lo != hi])
     return code // n, code % n
 
