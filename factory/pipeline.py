@@ -166,8 +166,12 @@ def build(
     store: Store | None = None,
     executor: str | None = None,
     reporter: Reporter | None = None,
+    html_report: bool = True,
 ) -> BuildResult:
-    """Build ``recipe`` into a version folder of ``store`` (default: the recipe's ``store``)."""
+    """Build ``recipe`` into a version folder of ``store`` (default: the recipe's ``store``), with its
+    ``report.html`` unless ``html_report`` is false; warnings (empty sources, stages dropping everything, the
+    stages' own) go to the reporter's console and into the manifest."""
+    from factory.report import collect_warnings, print_warnings, write_report
     from factory.sources import fingerprint_source
 
     reporter = reporter or Reporter()
@@ -185,7 +189,9 @@ def build(
     final = store.version_path(vid)
     if (final / "manifest.json").exists():
         reporter.note(f"version {vid} already built: nothing to do")
-        return BuildResult(vid, final, json.loads((final / "manifest.json").read_text()), reused=True)
+        manifest = json.loads((final / "manifest.json").read_text())
+        print_warnings(manifest.get("warnings") or collect_warnings(manifest, final), reporter.console)
+        return BuildResult(vid, final, manifest, reused=True)
 
     estimate = sum(estimate_rows(s, fingerprints[s.name], recipe.data_path) for s in recipe.sources)
     exec_kind = executor or choose_executor(recipe.executor.kind, estimate, recipe.executor.ray_min_rows)
@@ -291,10 +297,14 @@ def build(
         },
         "recipe": recipe.model_dump(mode="json"),
     }
+    manifest["warnings"] = collect_warnings(manifest, tmp)
     (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1, ensure_ascii=False))
     (tmp / "recipe.yaml").write_text(
         yaml.safe_dump(recipe.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
     )
+    if html_report:
+        write_report(tmp, manifest)  # published with the version, atomically
+    print_warnings(manifest["warnings"], reporter.console)
     if not store.publish(tmp, final):
         reporter.note(f"version {vid} was finished by a concurrent build; using it")
         manifest = json.loads((final / "manifest.json").read_text())

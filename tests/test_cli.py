@@ -46,8 +46,11 @@ def test_quickstart_build_show_ls_diff(tmp_path):
     assert {v["version"] for v in json.loads(listing.stdout)} == {version.name, version2.name}
     shown = run("show", version.name[:8], "--store", store)
     assert "length_filter" in shown.stdout and "demo_open_qa" in shown.stdout
-    for part in ("no warnings", "funnel per source", "mixture: mix", "assistant turns", "report: none yet"):
+    for part in ("no warnings", "funnel per source", "mixture: mix", "assistant turns"):
         assert part in shown.stdout, part
+    assert f"report: {version / 'report.html'}" in shown.stdout  # the build wrote it
+    (version / "report.html").unlink()
+    assert "report: none yet" in run("show", version.name, "--store", store).stdout
     page = Path(run("report", version.name[:8], "--store", store).stdout.strip())
     assert page == version / "report.html" and "<svg" in page.read_text()
     assert f"report: {page}" in run("show", version.name, "--store", store).stdout
