@@ -315,6 +315,22 @@ def build(
     reporter: Reporter | None = None,
 ) -> BuildResult:
     """Build ``recipe`` into a version folder of ``store`` (default: the recipe's ``store``)."""
+    try:
+        return _build(recipe, store, executor, reporter)
+    finally:
+        _close_engines()
+
+
+def _close_engines() -> None:
+    """Stop the LLM engines the build's generation stages kept warm for each other (synth.backends.pool)."""
+    import sys
+
+    pool = sys.modules.get("synth.backends.pool")
+    if pool is not None:
+        pool.close_all()
+
+
+def _build(recipe: RecipeBase, store: Store | None, executor: str | None, reporter: Reporter | None) -> BuildResult:
     from factory.sources import fingerprint_source
 
     reporter = reporter or Reporter()

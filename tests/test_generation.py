@@ -39,7 +39,9 @@ def prompt(i: int, question: str, **kw) -> dict[str, Any]:
 
 
 def cached_requests(store: Path, model: str) -> list[dict[str, Any]]:
-    with sqlite3.connect(cache_file(store / "gen_cache", model)) as db:
+    """Every cached request of the model served as ``model`` (one cache file per served model)."""
+    (path,) = (store / "gen_cache").glob(f"{model}-*.sqlite")
+    with sqlite3.connect(path) as db:
         return [json.loads(r[0]) for r in db.execute("SELECT request FROM answers")]
 
 
@@ -290,16 +292,21 @@ def test_killed_build_resends_only_unanswered_requests(server, tmp_path):
     store = tmp_path / "store"
     cmd = [sys.executable, "-m", "factory.cli", "build", str(recipe), "--store", str(store)]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    db = cache_file(store / "gen_cache", "tiny")
+    cache_dir = store / "gen_cache"
 
     first = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     deadline = time.monotonic() + 120
     answered = 0
     while time.monotonic() < deadline and first.poll() is None:
         time.sleep(0.1)
-        if db.exists():
-            with sqlite3.connect(db) as con:
-                answered = con.execute("SELECT COUNT(*) FROM answers").fetchone()[0]
+        found = list(cache_dir.glob("tiny-*.sqlite"))
+        if found:
+            db = found[0]
+            try:
+                with sqlite3.connect(db) as con:
+                    answered = con.execute("SELECT COUNT(*) FROM answers").fetchone()[0]
+            except sqlite3.OperationalError:  # created, table not there yet
+                continue
             if answered >= 8:
                 break
     assert first.poll() is None, first.communicate()[1][-3000:]
