@@ -217,7 +217,7 @@ def parse_answer(text: str | None, n_options: int, options: list[str] | None = N
         everything = [(h.pos, h.index) for h in stated] + [
             (m.start(), OPTION_LABELS.index(m.group("u"))) for m in reverse
         ]
-        conclusions = tuple(i for _, i in sorted(everything) if i is not None)
+        conclusions = tuple(i for _, i in sorted(everything, key=lambda hit: hit[0]) if i is not None)
         return ParsedAnswer(final.index, final.how, text.count("\n", 0, final.pos), conclusions, final.detail)
     if reverse:
         named = {OPTION_LABELS.index(m.group("u")) for m in reverse}

@@ -2,8 +2,8 @@
 
 The teacher gets a question, its options and the gold answer, and writes the reasoning a student needs to
 reach it. A text counts as verified only when it passes every check of ``synth.verify`` (in order): it
-concludes on the gold option, on one option, readably, without changing its conclusion along the way
-(``allow_changed_answer``), was not cut by the token limit, does not say it was given the answer, names
+was not cut by the token limit, concludes on the gold option, on one option, readably, without changing
+its conclusion along the way (``allow_changed_answer``), does not say it was given the answer, names
 the options as the row does, and says enough beyond the question and options (``min_reasoning_words``
 distinct content words). Its own conclusion lines are cut, so ``to_chat`` adds the single canonical
 answer line. With structured outputs the backend makes every text end with ``Final answer: <letter>``
@@ -72,8 +72,8 @@ class ChainOfThought(GenerationStage):
     """Verified medical CoT. In: ``mcqa`` rows (other kinds pass untouched). The teacher gets the question,
     options and gold answer (``cot_system.j2`` / ``cot_user.j2`` with ``fewshot`` worked examples from
     ``cot_fewshot.yaml``); a text that fails a check is retried with the next seed, up to ``max_attempts``,
-    then the row is dropped with the reason of its last try: ``answer_mismatch``, ``unparseable_answer``,
-    ``ambiguous_answer``, ``changed_answer``, ``truncated``, ``mentions_gold``, ``option_mismatch``,
+    then the row is dropped with the reason of its last try: ``truncated``, ``answer_mismatch``,
+    ``unparseable_answer``, ``ambiguous_answer``, ``changed_answer``, ``mentions_gold``, ``option_mismatch``,
     ``too_little_reasoning``.
 
     Out: ``explanation`` = the reasoning, ``cot_model``, ``cot_attempts``. The model's own conclusion lines
@@ -187,12 +187,12 @@ class ChainOfThought(GenerationStage):
     def check(self, row: dict[str, Any], text: str, finish: str = "stop") -> tuple[str, str] | str:
         """``explanation`` for a verified ``text``, else ``(reason, detail)``."""
         options = row["options"]
+        if finish == "length" or self._hit_guide_limit(text):
+            return "truncated", f"finish={finish}: the text was cut before its end"
         parsed = parse_answer(text, len(options), options)
         failure = verify_answer(parsed, int(row["answer_idx"]), self.allow_changed_answer)
         if failure is not None:
             return failure
-        if finish == "length" or self._hit_guide_limit(text):
-            return "truncated", f"finish={finish}: the text was cut before its end"
         leak = _LEAK.search(text) if self.reject_leaks else None
         if leak:
             return "mentions_gold", f"says '{leak.group(0)}'"

@@ -302,7 +302,10 @@ def test_cot_parse_verifies_retries_and_strips_the_answer_line():
     )
     restated = "The question asks for the diagnosis of fever, cough and lobar consolidation.\nFinal answer: B"
     assert stage.parse(row, reply(restated), 0).reason == "too_little_reasoning"
-    assert stage.parse(row, reply("The answer is A.\n" + REASONING + "Final answer: B"), 0).reason == "changed_answer"
+    assert (
+        stage.parse(row, reply("The answer is A.\n" + REASONING + "Final answer: B"), 0).reason
+        == "changed_answer"
+    )
     assert stage.parse(row, reply(REASONING + "Final answer: B", finish="length"), 0).reason == "truncated"
     swapped = REASONING.replace("C. Pulmonary embolism", "C. Sarcoidosis")
     assert stage.parse(row, reply(swapped + "Final answer: B"), 0) == Retry(
@@ -494,7 +497,9 @@ def test_redteam_recipe_builds_a_version(server, shared_data, tmp_path):
     assert pref == 6 - sum(stages[s]["rows_in"] - stages[s]["rows_out"] for s in stages)
 
 
-@pytest.mark.parametrize("name", ["cot_demo", "redteam_demo", "preference_demo"])
+@pytest.mark.parametrize(
+    "name", ["cot_demo", "redteam_demo", "preference_demo", "cot_local", "preference_local"]
+)
 def test_demo_recipes_load_and_their_columns_chain(name):
     from tests_paths import ROOT
 
@@ -507,6 +512,8 @@ def test_demo_recipes_load_and_their_columns_chain(name):
         "cot_demo": ["explanation", "cot_model"],
         "redteam_demo": ["request", "judgements", "pair_reason"],
         "preference_demo": ["cands_a", "cands_b_model", "judgements", "chosen_score"],
+        "cot_local": ["explanation", "cot_model"],
+        "preference_local": ["cands", "judgements", "chosen_score"],
     }
     assert all(column in schema.names for column in wanted[name])
 
@@ -536,3 +543,31 @@ def test_preference_recipe_builds_a_version(server, shared_data, tmp_path):
     pairs = stages["select_pair"]
     assert set(pairs["dropped"]) <= {"too_few_scored", "tie", "below_margin", "identical_sides"}
     assert m["outputs"]["preference"]["rows"] == pairs["rows_out"]
+
+
+def test_local_preference_recipe_reads_every_judgement(shared_data, tmp_path, monkeypatch):
+    """The shipped local recipe on the real local model (smollm2-135m, in process): one engine start for
+    both stages, and with structured outputs every rubric judgement gives a readable score."""
+    pytest.importorskip("vllm")
+    import tempfile
+
+    from tests_paths import ROOT
+    from tiny_models import vllm_cpu_env
+
+    from factory.pipeline import build
+    from factory.recipe import load_recipe
+    from factory.store import Store
+
+    for name, value in vllm_cpu_env(Path(tempfile.mkdtemp(prefix="vllm-", dir="/tmp"))).items():
+        monkeypatch.setenv(name, value)
+    sets = ["sources.medicationqa.limit=3", "stages.candidates.sampling.max_tokens=32",
+            "stages.rubric.sampling.max_tokens=24", "stages.rubric.reference_column=null"]  # fmt: skip
+    result = build(load_recipe(ROOT / "recipes" / "synth" / "preference_local.yaml", sets), Store(tmp_path))
+    m = result.manifest
+    assert m["totals"]["rows_in"] == 3 == m["totals"]["rows_out"] + m["totals"]["rows_dropped"]
+    stages = {s["name"]: s for s in m["stages"]}
+    cands, rubric = stages["candidates"]["report"], stages["rubric"]["report"]
+    assert cands["backend_stats"]["engine_starts"] == 1 and rubric["backend_stats"]["engines_reused"] == 1
+    assert rubric["judged"] == rubric["readable"] > 0 and rubric["readable_share"] == 1.0
+    assert rubric["charts"]["judge_scores"]["kind"] == "hist" and rubric["warnings"] == []
+    assert m["outputs"]["preference"]["rows"] == stages["select_pair"]["rows_out"]
