@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter, deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -102,6 +102,7 @@ class GenerationLoop:
         self._waiting: dict[str, list[tuple[_Row, int]]] = {}  # key in flight -> (row, slot) waiting on it
         self._requests: dict[str, Request] = {}
         self._to_cache: list[tuple[str, Response, Request]] = []
+        self._unflushed: dict[str, Response] = {}  # answers of this run not yet in the cache file
         self._flushed = time.monotonic()
         self._ready: deque[_Row] = deque()
         self._to_ask: list[_Row] = []
@@ -197,6 +198,10 @@ class GenerationLoop:
             if self._to_ask:
                 rows, self._to_ask = self._to_ask, []
                 self._ask(rows)
+        s = self.stats
+        self.progress.note(
+            sent=s.sent, cached=s.cached, retried=sum(s.retry_reasons.values()), dropped=s.exhausted
+        )
 
     def _ask(self, rows: list[_Row]) -> None:
         from synth.cache import request_key
@@ -221,7 +226,10 @@ class GenerationLoop:
                     new[key] = request
                 self._waiting[key].append((r, slot))
         self.stats.requests += len(new)
-        found = self.cache.get_many(list(new)) if self.cache is not None and new else {}
+        found = {k: self._unflushed[k] for k in new if k in self._unflushed}  # answered, not yet written
+        rest = [k for k in new if k not in found]
+        if self.cache is not None and rest:
+            found |= self.cache.get_many(rest)
         self.stats.cached += len(found)
         for key, response in found.items():
             self._answer(key, response)
@@ -247,8 +255,8 @@ class GenerationLoop:
                 self.stats.first_answer_s = time.perf_counter() - self._start
             request = self._requests.pop(key)
             if response.error is None:
-                if self.cache is not None:
-                    self._to_cache.append((key, response, request))
+                self._to_cache.append((key, response, request))
+                self._unflushed[key] = replace(response, cached=True)
             else:
                 self.stats.failed += 1
             self._answer(key, response)
@@ -298,6 +306,7 @@ class GenerationLoop:
         if self._to_cache and self.cache is not None:
             self.cache.put_many(self._to_cache)
         self._to_cache = []
+        self._unflushed.clear()  # from now on in the cache file
         self._flushed = time.monotonic()
 
 

@@ -179,6 +179,29 @@ def test_attempt_loop_retries_with_new_seeds_then_drops(server, executor, tmp_pa
     FlakyGen.seen = {}
 
 
+def test_streaming_chunks_keep_input_order_and_join_identical_requests(server, tmp_path):
+    """Rows read two at a time, retries interleaved with the next chunk's first tries: every row comes out
+    once and in input order; a request two rows share is sent once; answers reach the cache in batches."""
+    rows = [prompt(i, f"Question number {i % 5} about the lungs?", meta={"ok_on": i % 3}) for i in range(11)]
+    stage = FlakyGen(
+        backend=backend(server, max_concurrency=3),
+        sampling=SamplingConfig(temperature=1.0, max_tokens=8, seed=1),
+        max_attempts=3,
+        chunk_rows=2,
+    )
+    kept, drops, stats = run_stage(stage, rows, "local", store_dir=tmp_path)
+    assert [r["id"] for r in kept] == [f"p:{i}" for i in range(11)] and drops == []
+    assert [r["attempts_used"] for r in kept] == [i % 3 + 1 for i in range(11)]
+    # 5 distinct questions, each asked up to the last attempt one of its rows needs: 13 requests sent;
+    # a later row asking the same gets the answer from this run (in flight, not yet written, or cached)
+    report = stats["report"]
+    assert report["requests"]["sent"] == 3 + 2 + 3 + 3 + 2 and report["requests"]["failed"] == 0
+    assert report["requests"]["unique"] == report["requests"]["sent"] + report["requests"]["cached"]
+    assert report["rows_by_attempt"] == {"1": 4, "2": 4, "3": 3} and report["first_answer_s"] > 0
+    assert len(cached_requests(tmp_path, server.model)) == report["requests"]["sent"]
+    FlakyGen.seen = {}
+
+
 # -- the generic generate stage --------------------------------------------------------------------------
 
 
