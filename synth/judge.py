@@ -169,8 +169,8 @@ def score_guide(low: float, high: float, rationale_chars: int) -> Guide:
 
 
 # Guard verdicts: a word for any model (``guard_*.j2``), Llama Guard's own format for a guard model.
-GUARD_INSTRUCTION = Guide(regex=r"safe|unsafe(\n[^\x00\n]{1,200})?")
-GUARD_CONVERSATION = Guide(regex=r"safe|unsafe\n[SO][0-9]{1,2}(,[SO][0-9]{1,2})*")
+GUARD_INSTRUCTION = Guide(regex=r"\n{0,2}(safe|unsafe(\n[^\x00\n]{1,200})?)")
+GUARD_CONVERSATION = Guide(regex=r"\n{0,2}(safe|unsafe\n[SO][0-9]{1,2}(,[SO][0-9]{1,2})*)")  # Llama Guard opens with "\n\n"
 
 
 DEFAULT_RUBRIC = """\
