@@ -349,7 +349,8 @@ def test_the_served_model_is_part_of_the_cache_key(server, tmp_path):
     assert first["report"]["requests"]["sent"] == 3
     assert stage.input_fingerprint() == {"served": str(tiny_model_dir("llama"))}
 
-    other = start_vllm_server(tiny_model_dir("qwen2"), tmp_path / "other", api_key=server.api_key)
+    scratch = Path(tempfile.mkdtemp(prefix="srv-", dir="/tmp"))  # short: vLLM's IPC sockets live in TMPDIR
+    other = start_vllm_server(tiny_model_dir("qwen2"), scratch, api_key=server.api_key)
     try:
         swapped = cfg.model_copy(update={"base_url": other.base_url})
         stage2 = Generate(backend=swapped, prompt="{{ question }}", sampling=SamplingConfig(max_tokens=6))
@@ -361,3 +362,4 @@ def test_the_served_model_is_part_of_the_cache_key(server, tmp_path):
             served_model(cfg.model_copy(update={"base_url": [server.base_url, other.base_url]}))
     finally:
         other.stop()
+        shutil.rmtree(scratch, ignore_errors=True)

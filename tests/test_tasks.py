@@ -385,7 +385,8 @@ def test_stage_params_are_checked():
 # -- end to end on the tiny vLLM server ------------------------------------------------------------------
 
 KEY_ENV = "TINY_SERVER_KEY"  # set by the `server` fixture (conftest)
-COT_REASONS = {"unparseable_answer", "answer_mismatch", "ambiguous_answer", "mentions_gold", "too_short"}
+COT_REASONS = {"truncated", "unparseable_answer", "answer_mismatch", "ambiguous_answer", "changed_answer",
+               "mentions_gold", "option_mismatch", "too_little_reasoning"}  # fmt: skip
 
 
 def tiny_backend(srv) -> OpenAIBackend:
