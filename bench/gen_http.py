@@ -72,6 +72,7 @@ def runner_time(url: str, n: int, concurrency: int, max_tokens: int, offset: int
     start = time.perf_counter()
     runner.run(reqs, lambda i, r: errors.append(r.error) if r.error else None)
     wall = time.perf_counter() - start
+    runner.close()
     assert not errors, errors[:3]
     return wall
 

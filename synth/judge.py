@@ -7,15 +7,17 @@
 from __future__ import annotations
 
 import json
+import math
 import re
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import pyarrow as pa
-from pydantic import Field
+from pydantic import Field, PrivateAttr
 
 from synth.cot import files_fingerprint, jinja_env, template_folder
-from synth.generation import GenerationStage, Request, Response, Retry
+from synth.generation import GenerationStage, Guide, Request, Response, Retry
 
 # One judgement of one candidate answer (``column``, ``index`` within a list column).
 JUDGEMENT = pa.struct(
@@ -158,6 +160,19 @@ def parse_guard(text: str | None) -> GuardVerdict:
     return GuardVerdict(None, (), "none")
 
 
+def score_guide(low: float, high: float, rationale_chars: int) -> Guide:
+    """The rubric judge's output format: up to ``rationale_chars`` characters of reasoning, then a last
+    line ``Score: [[N]]`` with N a whole number in [low, high] (as ``judge_rubric_system.j2`` asks)."""
+    numbers = "|".join(str(n) for n in range(math.floor(high), math.ceil(low) - 1, -1))
+    score = rf"Score: \[\[({numbers})\]\]"
+    return Guide(regex=rf"([^\x00]{{1,{rationale_chars}}}\n)?{score}" if rationale_chars else score)
+
+
+# Guard verdicts: a word for any model (``guard_*.j2``), Llama Guard's own format for a guard model.
+GUARD_INSTRUCTION = Guide(regex=r"\n{0,2}(safe|unsafe(\n[^\x00\n]{1,200})?)")
+GUARD_CONVERSATION = Guide(regex=r"\n{0,2}(safe|unsafe\n[SO][0-9]{1,2}(,[SO][0-9]{1,2})*)")  # Llama Guard opens with "\n\n"
+
+
 DEFAULT_RUBRIC = """\
 - Correctness (most weight): medically and factually accurate, in line with current guidelines.
 - Helpfulness: answers what was asked, completely enough to act on.
@@ -193,6 +208,15 @@ class Judge(GenerationStage):
     guard_format: Literal["instruction", "conversation"] = "instruction"
     templates_dir: str | None = Field(None, description="default: the built-in synth/templates")
     max_attempts: int = Field(2, ge=1, le=10)
+    rationale_chars: int | None = Field(
+        None,
+        ge=0,
+        description="structured outputs: the rubric judge's reasoning before its score, in "
+        "characters (default: about three characters per token of sampling.max_tokens, less 16 tokens)",
+    )
+
+    _read: Counter = PrivateAttr(default_factory=Counter)
+    _scores: list = PrivateAttr(default_factory=list)
 
     @property
     def adds(self) -> dict[str, pa.DataType]:  # type: ignore[override]
@@ -219,6 +243,7 @@ class Judge(GenerationStage):
         }
 
     def setup(self) -> None:
+        self._read, self._scores = Counter(), []  # judgements read / not, over this run
         env = jinja_env(template_folder(self.templates_dir, self.data_dir))
         system, user = self._names()
         self._system = env.get_template(system).render(rubric=self.rubric).strip() if system else None
@@ -242,9 +267,19 @@ class Judge(GenerationStage):
         system = [{"role": "system", "content": self._system}] if self._system else []
         return [*system, {"role": "user", "content": user}]
 
+    def guide(self) -> Guide:
+        """The structured output asked of the judge (left out where the backend cannot enforce it)."""
+        if self.mode == "guard":
+            return GUARD_CONVERSATION if self.guard_format == "conversation" else GUARD_INSTRUCTION
+        chars = self.rationale_chars
+        if chars is None:
+            chars = min(4000, max(0, 3 * (self.sampling.max_tokens - 16)))
+        return score_guide(self.min_score, self.max_score, chars)
+
     def build_requests(self, row: dict[str, Any], attempt: int) -> list[Request] | None:
+        guide = self.guide()
         asked = [
-            self.request(row, self._messages(row, text), tag=f"{column}:{i}")
+            self.request(row, self._messages(row, text), tag=f"{column}:{i}", guide=guide)
             for column, i, text in self.answers(row)
             if text and text.strip()
         ]
@@ -274,4 +309,38 @@ class Judge(GenerationStage):
         unread = [f"{j['column']}[{j['index']}]" for j in judged if j["error"] and j["raw"] is not None]
         if unread and attempt + 1 < self.max_attempts:
             return Retry("judge_unparsed", f"no {self.mode} result for {', '.join(unread)}")
+        for j in judged:
+            if j["raw"] is not None:
+                self._read["readable" if j["error"] is None else "unreadable"] += 1
+                if j["score"] is not None and len(self._scores) < 5000:
+                    self._scores.append(j["score"])
+                if j["verdict"] is not None:
+                    self._read[f"verdict:{j['verdict']}"] += 1
         return {**row, self.output: judged}
+
+    def report(self) -> dict[str, Any]:
+        """The generation report plus ``judged`` (answers with a judgement), ``readable`` and
+        ``readable_share`` (judgements that could be read), a chart of the scores (rubric) or verdicts
+        (guard), and a warning when fewer than 90% could be read."""
+        out = super().report()
+        readable, unreadable = self._read["readable"], self._read["unreadable"]
+        judged = readable + unreadable
+        share = readable / judged if judged else None
+        out.update(
+            judged=judged, readable=readable, readable_share=None if share is None else round(share, 4)
+        )
+        charts = {}
+        if self.mode == "rubric" and self._scores:
+            charts["judge_scores"] = {"title": f"{self.stage_name}: scores given", "kind": "hist",
+                                      "data": list(self._scores), "xlabel": "score", "ylabel": "answers"}  # fmt: skip
+        verdicts = {k.split(":", 1)[1]: v for k, v in self._read.items() if k.startswith("verdict:")}
+        if verdicts:
+            charts["judge_verdicts"] = {"title": f"{self.stage_name}: guard verdicts", "kind": "bar",
+                                        "data": dict(sorted(verdicts.items())), "ylabel": "answers"}  # fmt: skip
+        out["charts"] = charts
+        if share is not None and share < 0.9:
+            out["warnings"].append(
+                f"{self.stage_name}: only {readable} of {judged} judgements could be read ({share:.0%}); "
+                + ("use a backend with structured outputs" if not self.guided() else "check the judge model")
+            )
+        return out

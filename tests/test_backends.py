@@ -1,25 +1,28 @@
-"""The two generation backends against real engines: vLLM through ``ray.data.llm`` on CPU (``vllm-cpu``)
-and the OpenAI-compatible HTTP client against vLLM's own server, both on a tiny random model.
+"""The two generation backends against real engines: vLLM engines fed as a stream (in this process and as
+Ray actors, ``vllm-cpu``) and the OpenAI-compatible HTTP client against vLLM's own server, both on a tiny
+random model.
 
-GPU-only settings are checked where they land (the processor and engine-stage config Ray Data builds),
-since no GPU is needed to build them; the vLLM tests skip when vLLM is not installed."""
+GPU-only settings are checked where they land (the engine arguments and the placement plan of each Ray
+engine actor), since no GPU is needed to build them; the vLLM tests skip when vLLM is not installed."""
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import time
+from pathlib import Path
 
 import pytest
 from tiny_models import free_port, tiny_model_dir, vllm_cpu_env
 
 from factory.errors import StageError
-from factory.pipeline import build
+from factory.pipeline import build, read_output
 from factory.recipe import load_recipe
 from factory.rows import make_row
 from factory.store import Store
 from factory.testing import run_stage
 from synth.backends.openai_http import OpenAIRunner
-from synth.backends.vllm_ray import VLLMRayRunner, processor_kwargs, sub_seed
-from synth.cache import cache_file
+from synth.backends.vllm_runner import actor_plan, engine_kwargs, resolve_placement
 from synth.generate import Generate
 from synth.generation import OpenAIBackend, Request, SamplingConfig, VLLMBackend
 
@@ -66,108 +69,158 @@ def ask(i: int, **sampling) -> Request:
     )
 
 
-# -- vLLM through ray.data.llm ------------------------------------------------------------------------------
+# -- vLLM engines -------------------------------------------------------------------------------------------
 
 
-def test_gpu_settings_reach_the_engine_config_untouched(tmp_path, ray_session):
-    """Built from a recipe, without a GPU: the settings are in the engine stage Ray Data would start."""
-    pytest.importorskip("ray.data.llm")
+def test_gpu_settings_reach_the_engine_and_its_placement_untouched(tmp_path):
+    """Built from a recipe, without a GPU: the engine arguments and each replica's placement group."""
     recipe = tmp_path / "recipe.yaml"
     recipe.write_text(GPU_RECIPE.format(model=tiny_model_dir("llama")))
     stage = load_recipe(recipe).stages[0]
-    runner = VLLMRayRunner(stage.resolved_backend())
-    config = runner.processor_config()
+    cfg = stage.resolved_backend()
+    assert resolve_placement(cfg) == "ray"  # accelerator_type / placement_group / replicas: Ray actors
+    kwargs = engine_kwargs(cfg, "ray")
     expected = {
-        "tensor_parallel_size": 4,
-        "pipeline_parallel_size": 2,
-        "gpu_memory_utilization": 0.85,
-        "max_model_len": 8192,
-        "dtype": "bfloat16",
-        "enable_prefix_caching": True,
-        "max_num_seqs": 128,
-        "quantization": "fp8",
-    }
-    assert {k: config.engine_kwargs[k] for k in expected} == expected
-    assert config.accelerator_type == "H100" and config.concurrency == 3 and config.batch_size == 32
-    assert config.placement_group_config["bundle_per_worker"] == {"GPU": 1, "CPU": 2}
-    assert config.placement_group_config["strategy"] == "SPREAD"
-
-    engine = runner.build().get_stage_by_name("vLLMEngineStage")
-    kwargs = engine.fn_constructor_kwargs["engine_kwargs"]
+        "tensor_parallel_size": 4, "pipeline_parallel_size": 2, "gpu_memory_utilization": 0.85,
+        "max_model_len": 8192, "dtype": "bfloat16", "enable_prefix_caching": True, "max_num_seqs": 128,
+        "quantization": "fp8", "distributed_executor_backend": "ray",  # tp * pp > 1: workers in the group
+    }  # fmt: skip
     assert {k: kwargs[k] for k in expected} == expected
-    assert kwargs["distributed_executor_backend"] == "ray"  # tp * pp > 1
-    assert engine.map_batches_kwargs["accelerator_type"] == "H100"
-    assert engine.map_batches_kwargs["compute"].max_size == 3
-    n_workers, accelerator, placement = engine.map_batches_kwargs["ray_remote_args_fn"].args
-    assert (n_workers, accelerator) == (8, "H100")
-    assert placement["bundles"] == [{"GPU": 1, "CPU": 2}] * 8 and placement["strategy"] == "SPREAD"
+    assert "kv_cache_memory_bytes" not in kwargs and "enable_chunked_prefill" not in kwargs  # GPU: vLLM's own
+    plan = actor_plan(cfg)
+    assert plan["bundles"] == [{"GPU": 1, "CPU": 2, "accelerator_type:H100": 0.001}] * 8
+    assert plan["strategy"] == "SPREAD" and plan["actor"] == {"num_cpus": 0, "num_gpus": 0}
+    assert cfg.concurrency == 3 and cfg.batch_size == 32
+    # Replicas, batch sizes and placement are resources: not part of the stage's cache key.
+    params = stage.params()["backend"]
+    assert (
+        "concurrency" not in params
+        and "placement_group" not in params
+        and params["tensor_parallel_size"] == 4
+    )
+
+
+def test_aloe_recipe_teacher_runs_unchanged():
+    """The shipped Aloe recipe's 70B teacher at TP 4: four GPU bundles, vLLM's Ray executor inside."""
+    from tests_paths import ROOT
+
+    cot = next(s for s in load_recipe(ROOT / "recipes" / "aloe_beta.yaml").stages if s.type == "cot")
+    cfg = cot.backend
+    plan = actor_plan(cfg)
+    assert plan["bundles"] == [{"GPU": 1, "CPU": 1}] * 4 and plan["actor"] == {"num_cpus": 0, "num_gpus": 0}
+    kwargs = engine_kwargs(cfg, resolve_placement(cfg, "ray"))
+    assert kwargs["tensor_parallel_size"] == 4 and kwargs["distributed_executor_backend"] == "ray"
+    assert resolve_placement(cfg) == "local"  # one machine, no Ray: vLLM's own multiprocessing workers
+    assert "distributed_executor_backend" not in engine_kwargs(cfg, "local")
 
 
 def test_cpu_accelerator_swaps_only_the_placement():
-    cpu = processor_kwargs(VLLMBackend(model="m", accelerator="cpu", cpus_per_engine=1.5))
-    gpu = processor_kwargs(VLLMBackend(model="m"))
-    assert cpu["placement_group_config"] == {"bundles": [{"CPU": 1.5}]}
-    assert gpu["placement_group_config"] is None  # Ray Data's default: one GPU per engine worker
-    for key in ("tensor_parallel_size", "pipeline_parallel_size", "gpu_memory_utilization", "dtype"):
-        assert cpu["engine_kwargs"][key] == gpu["engine_kwargs"][key]
-    assert "kv_cache_memory_bytes" not in gpu["engine_kwargs"]
-    assert [sub_seed(5, j) for j in range(3)][0] == 5 and len({sub_seed(5, j) for j in range(50)}) == 50
-
-
-def test_vllm_ray_backend_runs_a_recipe_on_cpu(tmp_path, ray_session, monkeypatch):
-    pytest.importorskip("vllm")
-    for name, value in vllm_cpu_env(tmp_path / "scratch").items():
-        monkeypatch.setenv(name, value)
-    data = tmp_path / "data"
-    data.mkdir()
-    questions = [f"Case {i}: a child with wheezing. Next step?" for i in range(12)]
-    (data / "prompts.jsonl").write_text(
-        "".join(f'{{"id": {i}, "question": "{q}"}}\n' for i, q in enumerate(questions))
+    cpu_cfg = VLLMBackend(model="m", accelerator="cpu", cpus_per_engine=1.5)
+    gpu_cfg = VLLMBackend(model="m")
+    assert actor_plan(cpu_cfg)["bundles"] == [{"CPU": 1.5}] and actor_plan(cpu_cfg)["actor"] == {
+        "num_cpus": 1.5,
+        "num_gpus": 0,
+    }
+    assert (
+        actor_plan(gpu_cfg)["bundles"] == [{"GPU": 1, "CPU": 1}]
+        and actor_plan(gpu_cfg)["actor"]["num_gpus"] == 1
     )
-    recipe = tmp_path / "recipe.yaml"
-    recipe.write_text(
-        f"""\
+    cpu, gpu = engine_kwargs(cpu_cfg), engine_kwargs(gpu_cfg)
+    for key in ("tensor_parallel_size", "pipeline_parallel_size", "gpu_memory_utilization", "dtype"):
+        assert cpu[key] == gpu[key]
+    assert cpu["enable_chunked_prefill"] is False and cpu["kv_cache_memory_bytes"] == 1 << 30
+    assert engine_kwargs(
+        VLLMBackend(model="m", accelerator="cpu", engine_kwargs={"enable_chunked_prefill": True})
+    )["enable_chunked_prefill"]  # the recipe wins
+    with pytest.raises(ValueError, match="placement ray"):
+        VLLMBackend(model="m", placement="local", concurrency=2)
+
+
+ENGINE_RECIPE = """\
 name: vllm_cpu
 data_dir: {data}
 sources:
   - {{name: prompts, path: prompts.jsonl, adapter: fields, kind: prompt, fields: {{id: id, question: question}}}}
 stages:
-  - type: generate
+  - name: first
+    type: generate
     prompt: "{{{{ question }}}}"
     output_column: candidates
     retry_empty: false
     sampling: {{max_tokens: 12, n: 2, temperature: 1.0, seed: 7}}
-    backend:
+    backend: &engine
       kind: vllm
-      model: {tiny_model_dir("llama")}
+      model: {model}
       accelerator: cpu
       dtype: float32
-      max_model_len: 256
-      batch_size: 8
+      max_model_len: 1024
       engine_kwargs: {{enforce_eager: true}}
+  - name: long_seeded
+    type: generate
+    prompt: "{{{{ question }}}} {padding}"   # ~900-token prompts with seeds: chunked prefill would split them
+    output_column: long_answer
+    retry_empty: false
+    sampling: {{max_tokens: 8, temperature: 1.0, seed: 3}}
+    backend: *engine
+  - name: guard
+    type: judge
+    mode: guard
+    columns: [long_answer]
+    sampling: {{max_tokens: 8, temperature: 1.0}}
+    backend: *engine
 outputs:
   rows: {{format: rows}}
 """
+
+
+@pytest.mark.parametrize("executor", ["local", pytest.param("ray", marks=pytest.mark.ray)])
+def test_vllm_engines_start_once_per_build_and_serve_every_stage(executor, tmp_path, monkeypatch, request):
+    """Three stages on one engine setting: one engine start for the build (in this process, or one Ray
+    actor under the Ray executor), seeded ~900-token prompts survive (chunked prefill off), the guard's
+    verdicts are forced by structured outputs, and the engine is closed when the build ends."""
+    pytest.importorskip("vllm")
+    if executor == "ray":
+        request.getfixturevalue("ray_session")
+    from synth.backends import pool
+
+    scratch = Path(tempfile.mkdtemp(prefix="vllm-", dir="/tmp"))  # short: vLLM's IPC sockets live in TMPDIR
+    for name, value in vllm_cpu_env(scratch).items():
+        monkeypatch.setenv(name, value)
+    data = tmp_path / "data"
+    data.mkdir()
+    questions = [f"Case {i}: a child with wheezing. Next step?" for i in range(6)]
+    (data / "prompts.jsonl").write_text(
+        "".join(f'{{"id": {i}, "question": "{q}"}}\n' for i, q in enumerate(questions))
     )
+    padding = " ".join(
+        ["Answer: B. The correct option is (C) because the patient has a fever."] * 42
+    )  # ~800 tokens
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(ENGINE_RECIPE.format(data=data, model=tiny_model_dir("llama"), padding=padding))
     store = Store(tmp_path / "store")
-    result = build(load_recipe(recipe), store, executor="ray")
-    rows = result.manifest["outputs"]["rows"]["rows"]
-    assert rows == 12
-    from factory.pipeline import read_output
-
+    result = build(load_recipe(recipe), store, executor=executor)
+    assert pool.warm() == []  # closed at the end of the build
+    stages = {s["name"]: s["report"] for s in result.manifest["stages"]}
+    first, long, guard = stages["first"], stages["long_seeded"], stages["guard"]
+    assert first["backend_stats"]["engine_starts"] == 1 and first["backend_stats"]["placement"] == executor
+    assert long["backend_stats"]["engine_starts"] == 0 and long["backend_stats"]["engines_reused"] == 1
+    assert guard["backend_stats"]["engine_starts"] == 0 and guard["backend_stats"]["engines_reused"] == 1
+    assert first["requests"] == {"unique": 6, "cached": 0, "sent": 6, "failed": 0}
+    assert long["requests"]["failed"] == 0 and long["backend_stats"]["prompt_tokens"] >= 6 * 700
     table = read_output(result.path, "rows").to_pylist()
-    assert all(len(r["candidates"]) == 2 for r in table)
-    assert sum(r["candidates"][0] != r["candidates"][1] for r in table) >= 10  # two seeds, two answers
-    report = result.manifest["stages"][0]["report"]
-    assert report["requests"] == {"unique": 12, "cached": 0, "sent": 12, "failed": 0}
-    assert report["backend_stats"]["rows"] == 24  # n = 2: two engine rows per request
+    assert len(table) == 6 and all(len(r["candidates"]) == 2 for r in table)
+    assert sum(r["candidates"][0] != r["candidates"][1] for r in table) >= 5  # two seeds, two answers
+    verdicts = [j["verdict"] for r in table for j in r["judgements"]]
+    assert len(verdicts) == 6 and set(verdicts) <= {"safe", "unsafe"}  # a random model, forced to answer
+    assert guard["backend_stats"]["guided_requests"] == 6 and guard["structured_outputs"] is True
 
-    # A changed stage (new column name) reruns, with every answer from the request cache: no engine start.
-    again = build(load_recipe(recipe, ["stages.generate.output_column=answers"]), store, executor="ray")
+    # A changed stage (new column name) reruns, every answer from the request cache: no engine start.
+    again = build(load_recipe(recipe, ["stages.first.output_column=answers"]), store, executor=executor)
     report = again.manifest["stages"][0]["report"]
-    assert report["requests"] == {"unique": 12, "cached": 12, "sent": 0, "failed": 0}
+    assert report["requests"] == {"unique": 6, "cached": 6, "sent": 0, "failed": 0}
+    assert "engine_starts" not in report["backend_stats"]
     assert read_output(again.path, "rows").column("answers").to_pylist() == [r["candidates"] for r in table]
-    assert cache_file(store.root / "gen_cache", "x").parent.is_dir()
+    shutil.rmtree(scratch, ignore_errors=True)
 
 
 # -- OpenAI-compatible HTTP -----------------------------------------------------------------------------
@@ -217,6 +270,9 @@ def test_http_errors_are_outcomes_not_crashes(server, monkeypatch, tmp_path):
     # fails (so no stage output is cached) after the answers that did arrive were cached.
     rows = [make_row(id=f"p:{i}", source="p", kind="prompt", question=f"q{i}") for i in range(4)]
     backend = {"kind": "openai", "base_url": closed, "model": "tiny", "max_retries": 1, "backoff_s": 0.01}
+    with pytest.raises(StageError, match="cannot ask .* which model it serves"):  # before any row
+        run_stage(Generate(backend=backend, prompt="{{ question }}"), rows, "local")
+    backend["check_model"] = False  # a server that cannot say what it serves: requests fail one by one
     stage = Generate(backend=backend, prompt="{{ question }}", max_attempts=2)
     kept, drops, stats = run_stage(stage, rows, "local", store_dir=tmp_path)
     assert kept == [] and [d["reason"] for d in drops] == ["request_failed"] * 4
@@ -224,3 +280,86 @@ def test_http_errors_are_outcomes_not_crashes(server, monkeypatch, tmp_path):
     assert stats["report"]["requests"] == {"unique": 8, "cached": 0, "sent": 8, "failed": 8}
     with pytest.raises(StageError, match="a rerun sends only the missing requests"):
         run_stage(Generate(backend=backend, prompt="{{ question }}", on_request_error="fail"), rows, "local")
+
+
+def test_http_structured_outputs_pool_failover_and_long_seeded_prompts(server):
+    """Guides reach vLLM's server (a JSON schema as response_format, a regex / choices as its
+    structured_outputs field); a pool spreads requests and moves a failed try to the next server; seeded
+    prompts of ~380 tokens are answered (the server runs with chunked prefill off)."""
+    from synth.generation import Guide
+
+    closed = f"http://127.0.0.1:{free_port()}/v1"
+    runner = OpenAIRunner(
+        OpenAIBackend(base_url=[closed, server.base_url], model="tiny", api_key_env=KEY_ENV, max_retries=2,
+                      backoff_s=0.01, max_concurrency=2)
+    )  # fmt: skip
+    schema = {"type": "object", "properties": {"score": {"type": "integer", "minimum": 1, "maximum": 10}},
+              "required": ["score"], "additionalProperties": False}  # fmt: skip
+    guides = [
+        Guide(choice=["safe", "unsafe"]),
+        Guide(regex=r"Score: \[\[(10|[1-9])\]\]"),
+        Guide(json_schema=schema),
+    ]
+    requests = [
+        Request(f"r{i}", [{"role": "user", "content": f"Judge answer {i}."}], SamplingConfig(max_tokens=24, seed=i),
+                guide=guides[i % 3])
+        for i in range(9)
+    ]  # fmt: skip
+    out = run_all(runner, requests)
+    assert all(r.error is None for r in out), [r.error for r in out]
+    import json
+    import re
+
+    for i, r in enumerate(out):
+        text = r.texts[0]
+        if i % 3 == 0:
+            assert text in ("safe", "unsafe")
+        elif i % 3 == 1:
+            assert re.fullmatch(r"Score: \[\[(10|[1-9])\]\]", text), text
+        elif r.finish_reasons[0] == "stop":
+            assert 1 <= json.loads(text)["score"] <= 10
+    assert runner.stats["retries"] >= 1 and runner.stats["guided_requests"] == 9  # the closed server's tries
+    runner.close()
+
+    padding = " ".join(["The patient has a fever and a productive cough."] * 18)  # ~380 tokens of 512
+    long_ones = [Request(f"l{i}", [{"role": "user", "content": f"{padding} Case {i}?"}],
+                         SamplingConfig(max_tokens=4, seed=100 + i)) for i in range(3)]  # fmt: skip
+    single = OpenAIRunner(OpenAIBackend(base_url=server.base_url, model="tiny", api_key_env=KEY_ENV))
+    answers = run_all(single, long_ones)
+    assert all(r.error is None for r in answers), [r.error for r in answers]
+    single.close()
+
+
+def test_the_served_model_is_part_of_the_cache_key(server, tmp_path):
+    """What /v1/models reports for the name goes into the cache key; a second model served under the same
+    name gets its own cache (nothing reused), a pool of servers serving different models is an error."""
+    from tiny_models import start_vllm_server
+
+    from synth.backends.openai_http import served_model
+
+    cfg = OpenAIBackend(base_url=server.base_url, model="tiny", api_key_env=KEY_ENV)
+    assert served_model(cfg) == str(tiny_model_dir("llama"))
+    with pytest.raises(StageError, match="does not serve a model named 'teacher'.*tiny"):
+        served_model(cfg.model_copy(update={"model": "teacher"}))
+    rows = [
+        make_row(id=f"p:{i}", source="p", kind="prompt", question=f"What is gout? ({i})") for i in range(3)
+    ]
+    stage = Generate(backend=cfg, prompt="{{ question }}", sampling=SamplingConfig(max_tokens=6))
+    _, _, first = run_stage(stage, rows, "local", store_dir=tmp_path)
+    assert first["report"]["requests"]["sent"] == 3
+    assert stage.input_fingerprint() == {"served": str(tiny_model_dir("llama"))}
+
+    scratch = Path(tempfile.mkdtemp(prefix="srv-", dir="/tmp"))  # short: vLLM's IPC sockets live in TMPDIR
+    other = start_vllm_server(tiny_model_dir("qwen2"), scratch, api_key=server.api_key)
+    try:
+        swapped = cfg.model_copy(update={"base_url": other.base_url})
+        stage2 = Generate(backend=swapped, prompt="{{ question }}", sampling=SamplingConfig(max_tokens=6))
+        _, _, second = run_stage(stage2, rows, "local", store_dir=tmp_path)
+        assert second["report"]["requests"] == {"unique": 3, "cached": 0, "sent": 3, "failed": 0}
+        assert stage2.cache_model_id() != stage.cache_model_id()
+        assert len(list((tmp_path / "gen_cache").glob("tiny-*.sqlite"))) == 2
+        with pytest.raises(StageError, match="serve different models"):
+            served_model(cfg.model_copy(update={"base_url": [server.base_url, other.base_url]}))
+    finally:
+        other.stop()
+        shutil.rmtree(scratch, ignore_errors=True)

@@ -1,12 +1,17 @@
 """Reading what models write: MCQA answers (CoT verification), rubric scores and guard verdicts, on written
-outputs covering the ways real models answer."""
+outputs covering the ways real models answer, and on answers collected from the local model
+(``tests/data/cot_outputs_smollm2.json``); then the verification checks of ``synth.verify``."""
 
 from __future__ import annotations
+
+import json
+from pathlib import Path
 
 import pytest
 
 from synth.cot import parse_answer, strip_conclusion, verify_answer
-from synth.judge import parse_guard, parse_score
+from synth.judge import parse_guard, parse_score, score_guide
+from synth.verify import conclusion_only, letter_skew, option_mismatch, reasoning_words
 
 OPTIONS = ["Acute cystitis", "Pneumonia", "Nephrolithiasis", "None of the above"]
 
@@ -90,11 +95,108 @@ def test_option_text_prefers_the_longest_option_and_yes_no_questions():
     assert parse_answer("The answer is no.", 3, ["yes", "no", "maybe"]).index == 1
 
 
-def test_changed_conclusions_are_flagged_and_verification_gives_reasons():
+# How large instruct models conclude, beyond the plain "Answer: B" (written from their typical outputs).
+PHRASINGS = [
+    # other separators after "Answer"
+    ("Answer - B", 1, "final"),
+    ("Answer — C", 2, "final"),
+    ("Answer => (b)", 1, "final"),
+    ("Answer -> D", 3, "final"),
+    ("Ans: B", 1, "final"),
+    ("**Answer** - B) Pneumonia", 1, "final"),
+    ("The correct answer is:\n\n**B. Pneumonia**", 1, "answer"),
+    # first-person choices
+    ("I'd go with B.", 1, "answer"),
+    ("I'll choose option C.", 2, "answer"),
+    ("Weighing these, I would select (a).", 0, "answer"),
+    ("My final choice: D", 3, "final"),
+    ("I think it's B, given the consolidation.", 1, "answer"),
+    # a diagnosis, with the letter in brackets
+    ("The most likely diagnosis is pneumonia (B).", 1, "answer"),
+    ("Most probable diagnosis: Nephrolithiasis [C]", 2, "answer"),
+    ("The most likely diagnosis is (A) acute cystitis.", 0, "answer"),
+    ("Diagnosis: Pneumonia (option B)", 1, "answer"),
+    # later self-corrections win
+    ("The answer is A. Wait, actually the answer is C.", 2, "answer"),
+    ("Final answer: A\n\nCorrection: the correct answer is D.", 3, "answer"),
+    ("Answer: B. On second thought, I'd go with C.", 2, "answer"),
+    # not English
+    ("Respuesta correcta: B", 1, "final"),
+    ("La respuesta correcta es la B.", 1, "final"),
+    ("La bonne réponse est (C).", 2, "answer"),
+    ("Réponse : D", 3, "final"),
+    ("Die richtige Antwort ist B.", 1, "answer"),
+    ("Antwort: A", 0, "final"),
+    ("A resposta correta é C.", 2, "answer"),
+    ("La risposta corretta è B", 1, "answer"),
+    ("答案：C", 2, "final"),
+    ("所以正确答案是B。", 1, "final"),
+    ("Ответ: B", 1, "final"),
+    ("Правильный ответ — C", 2, "answer"),
+    # negated statements are not conclusions
+    ("A is not the correct answer; the correct answer is B.", 1, "answer"),
+    ("The incorrect answer is A. Final answer: D", 3, "final"),
+]
+
+
+@pytest.mark.parametrize("text,index,how", PHRASINGS)
+def test_parse_answer_reads_how_large_models_conclude(text, index, how):
+    parsed = parse_answer(text, 4, OPTIONS)
+    assert (parsed.index, parsed.how) == (index, how), parsed
+
+
+@pytest.mark.parametrize(
+    "text,detail",
+    [
+        ("Either could fit; the answer is B or C.", "B or C"),
+        ("Final answer: B/C", "B/C"),
+        ("La respuesta es B o C.", "B o C"),
+        ("The answer is C. Pneumonia", "letter C with the text of option B"),  # Pneumonia is B
+        ("The most likely diagnosis is pneumonia (C).", "text of option B with letter C"),
+        ("Option A is correct. Option C is correct.", "calls A, C correct"),
+    ],
+)
+def test_ambiguous_conclusions_stay_ambiguous(text, detail):
+    parsed = parse_answer(text, 4, OPTIONS)
+    assert parsed.index is None and parsed.how == "ambiguous" and parsed.detail == detail, parsed
+
+
+def test_a_list_of_options_under_an_answer_cue_is_no_conclusion():
+    listing = "The correct answer is:\nA. Acute cystitis: no.\nB. Pneumonia: maybe.\nC. Nephrolithiasis: no."
+    assert parse_answer(listing, 4, OPTIONS).how == "none"
+    assert (
+        parse_answer("Reasoning.\nD. Acute glomerulonephritis: it is not the answer.", 4, OPTIONS).how
+        == "none"
+    )
+
+
+def test_parse_answer_on_what_the_local_model_wrote(shared_data):
+    """40 real answers of SmolLM2-135M-Instruct to MedMCQA rows, read as a careful reader reads them."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parents[1] / "bench"))
+    from cot_bench import load_rows
+
+    collected = json.loads((Path(__file__).parent / "data" / "cot_outputs_smollm2.json").read_text())[
+        "outputs"
+    ]
+    rows = {r["id"]: r for r in load_rows(40)}
+    hows = set()
+    for item in collected:
+        row = rows[item["id"]]
+        parsed = parse_answer(item["text"], len(row["options"]), row["options"])
+        got = {"label": parsed.label, "how": parsed.how, "changed": parsed.changed}
+        assert got == item["expected"], (item["id"], got)
+        hows.add(parsed.how)
+    assert hows == {"final", "answer", "last_line", "none", "ambiguous"}
+    assert sum(1 for i in collected if i["expected"]["changed"]) >= 8  # this model often changes its mind
+
+
+def test_changed_conclusions_fail_verification_by_default():
     changed = parse_answer("The answer is A. On reflection the correct answer is B.\nFinal answer: B", 4)
     assert changed.index == 1 and changed.conclusions == (0, 1, 1) and changed.changed
-    assert verify_answer(changed, 1) is None
-    assert verify_answer(changed, 1, allow_changed=False)[0] == "changed_answer"
+    assert verify_answer(changed, 1)[0] == "changed_answer"
+    assert verify_answer(changed, 1, allow_changed=True) is None
     assert verify_answer(parse_answer("Final answer: C", 4), 1) == (
         "answer_mismatch",
         "answered C (final); gold B",
@@ -102,18 +204,87 @@ def test_changed_conclusions_are_flagged_and_verification_gives_reasons():
     assert verify_answer(parse_answer("The answer is B or C.", 4), 1)[0] == "ambiguous_answer"
     assert verify_answer(parse_answer("No idea.", 4), 1)[0] == "unparseable_answer"
     steady = parse_answer("The correct answer is B.\nFinal answer: B", 4)
-    assert not steady.changed and verify_answer(steady, 1, allow_changed=False) is None
+    assert not steady.changed and verify_answer(steady, 1) is None
+    reverse_after = parse_answer(
+        "The correct answer is C. Nephrolithiasis.\nD. Acute glomerulonephritis is the correct answer.",
+        4,
+        OPTIONS,
+    )
+    assert reverse_after.index == 2 and reverse_after.changed  # a later "D ... is the correct answer" counts
 
 
-def test_strip_conclusion_cuts_only_a_closing_answer_line():
+def test_strip_conclusion_replaces_the_models_own_answer_lines():
     text = "Rephrased question.\nA. wrong\nB. right\n\nFinal answer: B"
-    assert strip_conclusion(text, parse_answer(text, 4)) == "Rephrased question.\nA. wrong\nB. right"
+    assert strip_conclusion(text, 4) == "Rephrased question.\nA. wrong\nB. right"
     heading = "Reasoning here.\n\n### Final answer\n**B**"
-    assert strip_conclusion(heading, parse_answer(heading, 4)) == "Reasoning here."
+    assert strip_conclusion(heading, 4) == "Reasoning here."
+    both = "Fever and lobar consolidation.\nThe correct answer is B. Pneumonia.\nFinal answer: B"
+    assert strip_conclusion(both, 4, OPTIONS) == "Fever and lobar consolidation."
+    closing = "Fever and cough point to it. Therefore, the correct answer is B. Pneumonia."
+    assert strip_conclusion(closing, 4, OPTIONS) == "Fever and cough point to it."
     inline = "Reasoning here. Hence the answer is B, because of the consolidation on the film."
-    assert strip_conclusion(inline, parse_answer(inline, 4)) == inline
+    assert strip_conclusion(inline, 4) == inline  # the closing sentence carries reasoning: kept
     early = "Final answer: B\nBecause of the consolidation."
-    assert strip_conclusion(early, parse_answer(early, 4)) == early
+    assert strip_conclusion(early, 4) == "Because of the consolidation."
+    per_option = "Analysis.\nD. Acute glomerulonephritis: red cell casts, not this picture."
+    assert strip_conclusion(per_option, 4, OPTIONS) == per_option
+    assert conclusion_only("B) Pneumonia", 4, OPTIONS) and not conclusion_only(
+        "B) Pneumonia fits the film", 4, OPTIONS
+    )
+
+
+def test_option_letters_and_texts_must_agree():
+    assert (
+        option_mismatch("A. Acute cystitis: no.\nB. Pneumonia: yes, fever and consolidation.", OPTIONS)
+        is None
+    )
+    assert option_mismatch("A. Acute cystitis: no.\nC. Pneumonia: yes.", OPTIONS) == (
+        "calls 'Pneumonia' option C; it is option B"
+    )
+    assert option_mismatch("Option B (nephrolithiasis) gives colic.", OPTIONS) == (
+        "calls 'Nephrolithiasis' option B; it is option C"
+    )
+    assert option_mismatch("A. Acute cystitis: no.\nE. Tibial fracture: no.", OPTIONS).startswith(
+        "names option E"
+    )
+    assert (
+        option_mismatch("Vitamin B12 and folate are normal. A patient like this needs antibiotics.", OPTIONS)
+        is None
+    )
+
+
+def test_reasoning_words_count_what_the_question_does_not_say():
+    question, options = "Fever, cough and lobar consolidation: which diagnosis?", OPTIONS
+    restated = (
+        "The question asks which diagnosis fits fever, cough and consolidation. The answer is B. Pneumonia."
+    )
+    assert reasoning_words(restated, question, options) <= 2
+    reasoned = (
+        "An acute lobar infiltrate with fever points to bacterial infection of the alveoli; cystitis stays in "
+        "the bladder, stones give colicky flank pain and haematuria, glomerulonephritis gives red cell casts."
+    )
+    assert reasoning_words(reasoned, question, options) >= 15
+
+
+def test_letter_skew_flags_a_verified_set_unlike_its_input():
+    assert letter_skew({"A": 25, "B": 25, "C": 25, "D": 25}, {"A": 9, "B": 9}) is None  # < 20 rows
+    p_value, gap, letter = letter_skew(
+        {"A": 250, "B": 250, "C": 250, "D": 250}, {"A": 10, "B": 10, "C": 10, "D": 46}
+    )
+    assert p_value < 1e-6 and letter == "D" and round(gap, 2) == 0.36
+    p_value, _, _ = letter_skew(
+        {"A": 250, "B": 250, "C": 250, "D": 250}, {"A": 24, "B": 26, "C": 25, "D": 25}
+    )
+    assert p_value > 0.5
+
+
+def test_score_guide_matches_the_rubric_prompt():
+    import re
+
+    guide = score_guide(1, 10, 300)
+    assert re.fullmatch(guide.regex, "Clear and correct.\nScore: [[8]]")
+    assert re.fullmatch(guide.regex, "Score: [[10]]") and not re.fullmatch(guide.regex, "Score: [[11]]")
+    assert score_guide(1, 5, 0).regex == r"Score: \[\[(5|4|3|2|1)\]\]"
 
 
 SCORES = [

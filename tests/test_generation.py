@@ -39,7 +39,9 @@ def prompt(i: int, question: str, **kw) -> dict[str, Any]:
 
 
 def cached_requests(store: Path, model: str) -> list[dict[str, Any]]:
-    with sqlite3.connect(cache_file(store / "gen_cache", model)) as db:
+    """Every cached request of the model served as ``model`` (one cache file per served model)."""
+    (path,) = (store / "gen_cache").glob(f"{model}-*.sqlite")
+    with sqlite3.connect(path) as db:
         return [json.loads(r[0]) for r in db.execute("SELECT request FROM answers")]
 
 
@@ -177,6 +179,29 @@ def test_attempt_loop_retries_with_new_seeds_then_drops(server, executor, tmp_pa
     FlakyGen.seen = {}
 
 
+def test_streaming_chunks_keep_input_order_and_join_identical_requests(server, tmp_path):
+    """Rows read two at a time, retries interleaved with the next chunk's first tries: every row comes out
+    once and in input order; a request two rows share is sent once; answers reach the cache in batches."""
+    rows = [prompt(i, f"Question number {i % 5} about the lungs?", meta={"ok_on": i % 3}) for i in range(11)]
+    stage = FlakyGen(
+        backend=backend(server, max_concurrency=3),
+        sampling=SamplingConfig(temperature=1.0, max_tokens=8, seed=1),
+        max_attempts=3,
+        chunk_rows=2,
+    )
+    kept, drops, stats = run_stage(stage, rows, "local", store_dir=tmp_path)
+    assert [r["id"] for r in kept] == [f"p:{i}" for i in range(11)] and drops == []
+    assert [r["attempts_used"] for r in kept] == [i % 3 + 1 for i in range(11)]
+    # 5 distinct questions, each asked up to the last attempt one of its rows needs: 13 requests sent;
+    # a later row asking the same gets the answer from this run (in flight, not yet written, or cached)
+    report = stats["report"]
+    assert report["requests"]["sent"] == 3 + 2 + 3 + 3 + 2 and report["requests"]["failed"] == 0
+    assert report["requests"]["unique"] == report["requests"]["sent"] + report["requests"]["cached"]
+    assert report["rows_by_attempt"] == {"1": 4, "2": 4, "3": 3} and report["first_answer_s"] > 0
+    assert len(cached_requests(tmp_path, server.model)) == report["requests"]["sent"]
+    FlakyGen.seen = {}
+
+
 # -- the generic generate stage --------------------------------------------------------------------------
 
 
@@ -290,16 +315,21 @@ def test_killed_build_resends_only_unanswered_requests(server, tmp_path):
     store = tmp_path / "store"
     cmd = [sys.executable, "-m", "factory.cli", "build", str(recipe), "--store", str(store)]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    db = cache_file(store / "gen_cache", "tiny")
+    cache_dir = store / "gen_cache"
 
     first = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     deadline = time.monotonic() + 120
     answered = 0
     while time.monotonic() < deadline and first.poll() is None:
         time.sleep(0.1)
-        if db.exists():
-            with sqlite3.connect(db) as con:
-                answered = con.execute("SELECT COUNT(*) FROM answers").fetchone()[0]
+        found = list(cache_dir.glob("tiny-*.sqlite"))
+        if found:
+            db = found[0]
+            try:
+                with sqlite3.connect(db) as con:
+                    answered = con.execute("SELECT COUNT(*) FROM answers").fetchone()[0]
+            except sqlite3.OperationalError:  # created, table not there yet
+                continue
             if answered >= 8:
                 break
     assert first.poll() is None, first.communicate()[1][-3000:]

