@@ -76,7 +76,7 @@ def test_empty_and_short_groups_warn(executor):
     rows = rows_of({"medquad": 600, "medmcqa": 200, "alpaca": 150, "long": 10, "other": 5})
     kept, drops, stats = run_stage(Mix(groups=ALOE), rows, executor)  # no function-calling rows at all
     report = stats["report"]
-    assert any("'general/function_calling' has no rows" in w and "spread" in w for w in report["warnings"])
+    assert any("'general/function_calling' has no rows (sources ['tools'])" in w and "spread" in w for w in report["warnings"])
     assert any("5 rows outside every named group are kept" in w for w in report["warnings"])
     assert report["targets"]["general/function_calling"]["kept"] == 0
     assert sum(r["source"] == "other" for r in kept) == 5
@@ -114,4 +114,4 @@ def test_params_checked():
         Mix(groups=ALOE, fit="budget")
     with pytest.raises(ValidationError):
         Mix(groups={"x": {"share": 1.5}})
-    assert set(Mix(groups=ALOE).source_refs()) == {"medquad", "chatdoctor", "alpaca", "tools", "long"}
+    assert Mix(groups=ALOE).source_refs() == []  # a profile may lack a group's sources: warned at build

@@ -122,8 +122,9 @@ class Mix(GlobalStage):
         return self
 
     def source_refs(self) -> list[str]:
-        named = [s for g in (self.groups or {}).values() for s in g.all_sources()]
-        return [*(self.weights or {}), *self.caps, *named] if self.by == "source" else named
+        """Sources the recipe must have. Not those of named groups: a profile may lack a group's sources
+        (no local function-calling data), which the build then reports as a group without rows."""
+        return [*(self.weights or {}), *self.caps] if self.by == "source" else []
 
     def keys(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return [
@@ -212,8 +213,8 @@ class Mix(GlobalStage):
         empty = [leaf for leaf in targets if have[leaf] == 0]
         for leaf in empty:
             warnings.append(
-                f"mix group '{leaf}' has no rows: its target share {targets[leaf]:.1%} cannot be met"
-                + (" and is spread over the other groups" if self.fit == "exact" else "")
+                f"mix group '{leaf}' has no rows ({self._selector(leaf)}): its target share {targets[leaf]:.1%} "
+                "cannot be met" + (" and is spread over the other groups" if self.fit == "exact" else "")
             )
         if self.fit == "exact":
             live = {leaf: s for leaf, s in targets.items() if have[leaf] > 0}
@@ -270,6 +271,16 @@ class Mix(GlobalStage):
             },
         }
         return report, warnings
+
+    def _selector(self, leaf: str) -> str:
+        group: Any = None
+        for part in leaf.split("/"):
+            group = (group.groups if group is not None else self.groups)[part]
+        said = [
+            f"sources {group.sources}" if group.sources else "",
+            f"kinds {group.kinds}" if group.kinds else "",
+        ]
+        return ", ".join(s for s in said if s) or "any row"
 
     def report(self) -> dict[str, Any]:
         return getattr(self, "_report", {})
