@@ -7,6 +7,8 @@ fine-tuned scorer models as the expected value over the score tokens' probabilit
 generation backends is prompted for an integer 1..N (``deita_complexity.j2`` / ``deita_quality.j2``),
 constrained by a structured-output ``Guide`` (``choice``) where the backend enforces one, and the answer is
 read with ``read_score`` either way ("4", "Quality: 4/6", "Score: 4", ``{"score": 4}``, ``[[4]]``...).
+(``synth.judge.parse_score``, made for rubric judges that reason first, also takes a text's last number:
+too loose for a small model that echoes the prompt's numbered scale.)
 
 The scores are written as columns (``quality``, ``complexity``, ``score_model``); ``filters.evol_cut``
 decides. A row whose score cannot be read after ``max_attempts`` is dropped (``unscorable``), as DEITA
@@ -15,6 +17,7 @@ drops the samples it cannot score.
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any, Literal
 
@@ -24,25 +27,56 @@ from pydantic import Field, PrivateAttr
 from factory.rows import OPTION_LABELS
 from synth.cot import files_fingerprint, jinja_env, template_folder
 from synth.generation import GenerationStage, Guide, Request, Response, Retry, SamplingConfig
-from synth.judge import parse_score
 
 SCORES = ("complexity", "quality")
+_NUM = r"(\d{1,2}(?:\.\d+)?)"
+_BARE = re.compile(r"[\W_]*" + _NUM + r"[\W_]*")
 _LABELLED = re.compile(
-    r"\b(?:quality|complexity)\b[^\n\d]{0,12}?(\d{1,2}(?:\.\d+)?)(?!\.\d)(?:\s*(?:/|out\s+of)\s*\d+)?", re.I
+    r"\b(?:quality|complexity|score|rating)\b[^\n\d]{0,12}?"
+    + _NUM
+    + r"(?!\.\d)(?:\s*(?:/|out\s+of)\s*(\d+))?",
+    re.I,
 )
+_BRACKETED = re.compile(r"\[\[\s*" + _NUM + r"\s*\]\]")
+_OUT_OF = re.compile(_NUM + r"\s*(?:/|out\s+of)\s*(\d+)\b", re.I)
 
 
 def read_score(text: str | None, scale: int) -> float | None:
-    """A 1..``scale`` score from what a model wrote: "Quality: 5/6" and "complexity 3" (the labels of this
-    stage's prompts), else whatever ``synth.judge.parse_score`` reads ("4", "Score: 4", ``{"score": 4}``,
-    ``[[4]]``...). ``None`` when there is none in range."""
-    if not text:
+    """A 1..``scale`` score from what a model wrote: the whole text a number ("4", "4."), ``[[4]]``,
+    ``{"score": 4}``, a labelled number ("Quality: 5/6", "complexity 3", "Score: 4"), or "4 out of 6" /
+    "4/6" on this scale. ``None`` otherwise, and for a number out of range or on another scale ("7/10").
+    Deliberately not "the last number of the text": a model that echoes the prompt's enumerated scale
+    ("1. A simple request... 5.") has not scored anything."""
+    if not text or not text.strip():
         return None
-    found = _LABELLED.findall(text.replace("**", ""))
-    if found:
-        value = float(found[-1])
-        return value if 1 <= value <= scale else None
-    return parse_score(text, 1, scale)
+    text = text.replace("**", "").replace("`", "").strip()
+    found: list[tuple[str, str | None]] = []
+    bare = _BARE.fullmatch(text)
+    if bare:
+        found.append((bare.group(1), None))
+    found += [(m.group(1), None) for m in _BRACKETED.finditer(text)]
+    for match in re.finditer(r"\{[^{}]*\}", text):
+        try:
+            obj = json.loads(match.group(0))
+        except json.JSONDecodeError:
+            continue
+        for key in ("score", "quality", "complexity", "rating"):
+            value = obj.get(key) if isinstance(obj, dict) else None
+            if (
+                isinstance(value, (int, float, str))
+                and not isinstance(value, bool)
+                and re.fullmatch(_NUM, str(value))
+            ):
+                found.append((str(value), None))
+    found += [(m.group(1), m.group(2)) for m in _LABELLED.finditer(text)]
+    found += [(m.group(1), m.group(2)) for m in _OUT_OF.finditer(text)]
+    if not found:
+        return None
+    number, out_of = found[-1] if len(found) > 1 and not bare else found[0]
+    value = float(number)
+    if out_of is not None and int(out_of) != scale:
+        return None
+    return value if 1 <= value <= scale else None
 
 
 def instruction_and_response(row: dict[str, Any]) -> tuple[str, str] | None:

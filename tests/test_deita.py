@@ -68,8 +68,11 @@ def test_requests_and_robust_parse():
 
 @pytest.mark.parametrize(
     "text, value",
-    [("5", 5.0), ("Quality: 5/6", 5.0), ("**Complexity**: 2", 2.0), ("complexity 3 of 6", 3.0), ("Score: 4", 4.0),
-     ('{"score": 1}', 1.0), ("Quality: 7/10", None), ("0", None), ("I think it is good.", None), ("", None)],
+    [("5", 5.0), ("4.", 4.0), ("Quality: 5/6", 5.0), ("**Complexity**: 2", 2.0), ("complexity 3 of 6", 3.0),
+     ("Score: 4", 4.0), ('{"score": 1}', 1.0), ("[[6]]", 6.0), ("I would say 4 out of 6.", 4.0),
+     ("Quality: 7/10", None), ("0", None), ("I think it is good.", None), ("", None),
+     ("1. A simple request that needs one fact.\n2. A demanding request.\n5.", None),  # an echoed scale
+     ("The recipe requires a multi-step reasoning.", None)],
 )  # fmt: skip
 def test_read_score(text, value):
     assert read_score(text, 6) == value
