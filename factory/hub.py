@@ -2,7 +2,8 @@
 
 In: a version folder written by the runner (``manifest.json``, ``recipe.yaml``, one parquet folder per
 output, ``drops/``). Out: a dataset repo where ``load_dataset(repo, "<output>")`` loads each output, with a
-README.md card (funnel, sources and licences, the resolved recipe) and the manifest beside the data.
+README.md card (funnel, sources and licences, a healthcare risk section, the resolved recipe) and the
+manifest beside the data.
 
 The token is read from an environment variable at call time and handed to ``HfApi`` only: it is never
 written to the exported folder, the card, the manifest or the logs.
@@ -22,6 +23,7 @@ from typing import Any
 
 import yaml
 
+from factory.card_risks import risk_section
 from factory.errors import FactoryError
 
 logger = logging.getLogger(__name__)
@@ -207,7 +209,9 @@ def dataset_card(version_dir: Path, *, repo_id: str | None = None, include_drops
     """README.md of the dataset repo: front matter for the Hub and ``datasets``, then the version's story.
 
     The story: what the dataset is (recipe, version, factory version), how to load it, output sizes,
-    sources with licences and fingerprints, the stage funnel, the drop log, and the resolved recipe.
+    sources with licences and fingerprints, healthcare uses, risks and the mitigations applied
+    (``factory.card_risks``, with the non-commercial sources flagged), the stage funnel, the drop log, and
+    the resolved recipe.
     """
     version_dir = Path(version_dir)
     manifest = load_manifest(version_dir)
@@ -236,6 +240,7 @@ def dataset_card(version_dir: Path, *, repo_id: str | None = None, include_drops
         "## Outputs\n\n" + _outputs_table(manifest, kinds),
         "## Sources\n\nEach row's `source` column names its source; that source's licence applies to the row."
         "\n\n" + _sources_table(manifest),
+        risk_section(manifest),
         "## Stage funnel\n\n" + _funnel_table(manifest),
         f"## Drop log\n\n{int(drop_log.get('rows', 0)):,} dropped rows, each with its stage and reason: "
         + ("in `drops/` (config `drops`)." if drops_here else "not included in this upload."),

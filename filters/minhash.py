@@ -21,9 +21,10 @@ import xxhash
 from pydantic import Field, model_validator
 
 from factory.columns import joined_texts
-from factory.rows import TEXT_FIELDS, iter_texts
+from factory.rows import TEXT_FIELDS
 from factory.stage import GlobalStage
 from filters import minhash_core as core
+from filters.dedup_text import DedupOn, dedup_text
 from filters.exact_dedup import QUESTION_FIELDS
 
 
@@ -49,10 +50,11 @@ class MinHashDedup(GlobalStage):
     Kept row of a cluster (deterministic): the row of the earliest source in ``source_priority`` (sources
     not listed come after the listed ones), then with ``keep: longest`` the longest deduplicated text, then
     the first in pipeline order (``keep: first`` skips the length rule). Rows without any token (empty
-    text) are never clustered. ``on: question`` compares the prompt side only (as ``exact_dedup``)."""
+    text) are never clustered. ``on`` picks the text compared (``filters.dedup_text``): ``all``, ``question``
+    (the prompt side, as ``exact_dedup``), ``question_answer`` or ``turns`` (Aloe's QA and dialogue choices)."""
 
     type: Literal["minhash_dedup"] = "minhash_dedup"
-    on: Literal["all", "question"] = "all"
+    on: DedupOn = "all"
     shingle: Literal["word", "char"] = Field("word", description="word n-grams or character n-grams")
     ngram: int = Field(5, ge=1, le=64, description="tokens per shingle")
     num_perm: int = Field(128, ge=8, le=1024, description="MinHash permutations (signature length)")
@@ -94,12 +96,7 @@ class MinHashDedup(GlobalStage):
         )
 
     def _text(self, row: dict[str, Any]) -> str:
-        if self.on == "question":
-            if row["kind"] == "chat":
-                return " ".join(m["content"] or "" for m in row["messages"] or [] if m["role"] == "user")
-            fields = ("prompt",) if row["kind"] == "preference" else ("context", "question")
-            return " ".join(iter_texts(row, fields))
-        return " ".join(iter_texts(row))
+        return dedup_text(row, self.on)
 
     def texts(self, table: pa.Table) -> pa.Array:
         """``_text`` of every row of ``table`` (the same strings): the text each row is compared on."""
@@ -141,7 +138,7 @@ class MinHashDedup(GlobalStage):
     def keys(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if not rows:
             return []
-        texts = [self._text(r) for r in rows]
+        texts = [dedup_text(r, self.on) for r in rows]
         hashes, per_doc = core.text_shingles(texts, self.shingle, self.ngram)
         sig = core.signatures(hashes, per_doc, self.num_perm, self.seed, self.scheme)
         bands = core.band_hashes(sig, *self.band_params())

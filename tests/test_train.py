@@ -254,3 +254,59 @@ def test_train_command_from_a_recipe(versions, tmp_path):
     config.write_text(yaml.safe_dump({"train": {**section, "sft": {"learning_rate": -1}}}))
     bad = CliRunner().invoke(app, args)
     assert bad.exit_code == 2 and "learning_rate" in bad.output
+
+
+def test_dpo_in_sequential_chunks(versions, tmp_path):
+    """Aloe's DPO stage 1 shape: the pairs shuffled by a seeded hash of their ids and cut into N slices, one
+    one-epoch run per slice, each slice's checkpoint the next one's start."""
+    import pyarrow.parquet as pq
+
+    from train.plan import chunk_bounds
+    from train.run import CHUNK_IDS, read_rows
+
+    base = tiny_model_dir("llama")
+    store, red = versions["store"], versions["red_team"]
+    dpo = {"name": "preference", "version": str(red.path), "limit": 9, "chunks": 3, "chunk_seed": 4,
+           "per_device_train_batch_size": 3, "num_train_epochs": 1, "max_length": 384, "logging_steps": 1,
+           "learning_rate": 2e-3, "beta": 0.5}  # fmt: skip
+    section = TrainSection.model_validate(
+        {"base_model": str(base), "device": "cpu", "sft": None, "dpo": [dpo]}
+    )
+    plan = make_plan(section, store, versions["primary"].version_id, output_dir=tmp_path)
+    assert [s.name for s in plan.steps] == ["preference-chunk1", "preference-chunk2", "preference-chunk3"]
+    run_plan(plan, echo=lambda _: None)
+    first_nine = (
+        pq.read_table(sorted((red.path / "preference").glob("*.parquet"))[0]).column("id").to_pylist()[:9]
+    )
+    previous, previous_weights, seen = str(base), _weights(base), []
+    for k, step in enumerate(plan.steps, start=1):
+        out = Path(step.out)
+        prov = json.loads((out / PROVENANCE).read_text())
+        assert prov["parent"] == previous  # each chunk starts from the previous chunk's checkpoint
+        assert (prov["dataset"]["chunk"], prov["dataset"]["chunks"], prov["dataset"]["chunk_seed"]) == (
+            k,
+            3,
+            4,
+        )
+        assert prov["rows"] == 3 and prov["metrics"]["global_step"] == 1  # one epoch of 3 pairs, batch 3
+        ids = (out / CHUNK_IDS).read_text().split()
+        assert len(ids) == 3 and not set(ids) & set(seen)
+        seen += ids
+        weights = _weights(out)
+        assert _changed(previous_weights, weights), step.name
+        previous, previous_weights = step.out, weights
+    assert sorted(seen) == sorted(first_nine)  # the chunks cover the (limited) pairs exactly once
+    assert json.loads((Path(plan.root) / "chain.json").read_text())["final"] == plan.steps[-1].out
+    # The cut is a pure function of the ids and the seed: the same again, another with another seed.
+    data = plan.steps[0].data
+    assert (
+        read_rows(data, ["id"]).column("id").to_pylist()
+        == (Path(plan.steps[0].out) / CHUNK_IDS).read_text().split()
+    )
+    other = [read_rows(data.model_copy(update={"chunk": k, "chunk_seed": 5}), ["id"]).column("id").to_pylist()
+             for k in (1, 2, 3)]  # fmt: skip
+    assert sorted(sum(other, [])) == sorted(first_nine) and other[0] != seen[:3]
+    assert chunk_bounds(10, 3) == [(0, 4), (4, 7), (7, 10)]
+    too_many = data.model_copy(update={"limit": 2, "chunks": 3, "chunk": 3})
+    with pytest.raises(FactoryError, match="2 rows cannot fill 3 chunks"):
+        read_rows(too_many, ["id"])

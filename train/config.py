@@ -10,7 +10,7 @@ TRL's own validation runs on every value, ``extra`` included, before the first s
       sft: {learning_rate: 2.0e-5, num_train_epochs: 1}
       merge: {method: dare_ties, with_model: Qwen/Qwen2.5-0.5B-Instruct}   # optional (needs mergekit)
       dpo:
-        - {name: preference, output: preference, beta: 0.1}
+        - {name: preference, output: preference, beta: 0.1, chunks: 5}     # 5 sequential one-epoch runs
         - {name: red_team, version: 3f2a, output: preference, beta: 0.1}   # another dataset version
       launcher: {num_processes: 8}           # >1: steps go through `accelerate launch`
 """
@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -81,8 +81,11 @@ class StepArgs(BaseModel):
         default_factory=dict, description="any other SFTConfig/DPOConfig field, validated by TRL"
     )
 
+    # Fields of ours that are not TRL settings.
+    NOT_TRL: ClassVar[frozenset[str]] = frozenset({"version", "output", "limit", "extra", "name"})
+
     def trl_kwargs(self) -> dict[str, Any]:
-        own = self.model_dump(exclude={"version", "output", "limit", "extra", "name"})
+        own = self.model_dump(exclude=set(self.NOT_TRL))
         clash = sorted(set(own) & set(self.extra))
         if clash:
             raise ValueError(f"`extra` repeats fields set above: {clash}")
@@ -108,6 +111,16 @@ class DPOStep(StepArgs):
     learning_rate: float = Field(5e-7, gt=0, le=1)
     beta: float = Field(0.1, gt=0)
     loss_type: list[DPOLoss] = Field(default_factory=lambda: ["sigmoid"], min_length=1)  # type: ignore[valid-type]
+    chunks: int = Field(
+        1,
+        ge=1,
+        le=1000,
+        description="train on N sequential chunks of the pairs, one run each, each from the previous chunk's "
+        "checkpoint (Aloe DPO stage 1: 5 chunks of one epoch)",
+    )
+    chunk_seed: int = Field(0, ge=0, description="seed of the shuffle that cuts the chunks")
+
+    NOT_TRL: ClassVar[frozenset[str]] = StepArgs.NOT_TRL | {"chunks", "chunk_seed"}
 
 
 class MergeStep(BaseModel):

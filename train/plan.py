@@ -1,7 +1,9 @@
 """A training plan: the recipe's ``train:`` section resolved against dataset versions into ordered steps.
 
 Each step starts from the previous step's checkpoint (SFT from the base model; merge from SFT; DPO 1 from
-merge or SFT; DPO 2 from DPO 1). The plan is written to ``<model root>/plan.json`` so that a step can run
+merge or SFT; DPO 2 from DPO 1). A DPO stage with ``chunks: N`` becomes N steps (``<name>-chunk1`` ...): the
+pairs are shuffled by a seeded hash of their ids and cut into N consecutive slices, and each slice is one
+training run starting from the previous slice's checkpoint (Aloe's DPO stage 1: 5 chunks, one epoch each). The plan is written to ``<model root>/plan.json`` so that a step can run
 in another process (``python -m train.step PLAN STEP`` under ``accelerate launch``).
 """
 
@@ -12,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from factory.errors import FactoryError
 from factory.store import Store, parquet_files
@@ -34,6 +36,9 @@ class DataRef(BaseModel):
     recipe_hash: str
     system_prompt: str | None
     limit: int | None = None
+    chunk: int | None = Field(None, ge=1, description="this step trains on chunk k (1-based) of `chunks`")
+    chunks: int | None = Field(None, ge=2)
+    chunk_seed: int = 0
 
 
 class StepPlan(BaseModel):
@@ -46,6 +51,9 @@ class StepPlan(BaseModel):
     start: str
     out: str
     data: DataRef | None = None
+    settings: str | None = Field(
+        None, description="the train-section step it runs (a DPO stage's chunks share it)"
+    )
 
     @property
     def done(self) -> bool:
@@ -72,10 +80,11 @@ class TrainPlan(BaseModel):
         raise FactoryError(f"no step '{name}' in plan {self.root} (steps: {[s.name for s in self.steps]})")
 
     def step_args(self, name: str) -> SFTStep | DPOStep:
-        if name == "sft" and self.section.sft is not None:
+        settings = next((s.settings for s in self.steps if s.name == name and s.settings), name)
+        if settings == "sft" and self.section.sft is not None:
             return self.section.sft
         for d in self.section.dpo:
-            if d.name == name:
+            if d.name == settings:
                 return d
         raise FactoryError(f"step '{name}' has no training settings")
 
@@ -150,8 +159,19 @@ def make_plan(
         start = steps[-1].out
     for d in section.dpo:
         data = data_ref(store, d.version or version, d.output, d.limit)
-        steps.append(StepPlan(name=d.name, kind="dpo", start=start, out=str(root / d.name), data=data))
-        start = steps[-1].out
+        if d.chunks == 1:
+            steps.append(StepPlan(name=d.name, kind="dpo", start=start, out=str(root / d.name), data=data))
+            start = steps[-1].out
+            continue
+        for k in range(
+            1, d.chunks + 1
+        ):  # sequential chunks: each starts from the previous chunk's checkpoint
+            name = chunk_step_name(d.name, k)
+            part = data.model_copy(update={"chunk": k, "chunks": d.chunks, "chunk_seed": d.chunk_seed})
+            steps.append(
+                StepPlan(name=name, kind="dpo", start=start, out=str(root / name), data=part, settings=d.name)
+            )
+            start = steps[-1].out
     return TrainPlan(
         root=str(root),
         recipe_name=primary.recipe_name,
@@ -161,6 +181,31 @@ def make_plan(
         section=section,
         steps=steps,
     )
+
+
+def chunk_step_name(name: str, k: int) -> str:
+    """The step (and checkpoint folder) of chunk ``k`` (1-based) of the DPO stage ``name``."""
+    return f"{name}-chunk{k}"
+
+
+def chunk_bounds(rows: int, chunks: int) -> list[tuple[int, int]]:
+    """``[start, end)`` of each of ``chunks`` consecutive slices of ``rows`` (sizes differ by at most one)."""
+    size, extra = divmod(rows, chunks)
+    bounds, start = [], 0
+    for k in range(chunks):
+        end = start + size + (k < extra)
+        bounds.append((start, end))
+        start = end
+    return bounds
+
+
+def chunk_order(ids: list[str], seed: int) -> list[int]:
+    """Row positions in a seeded shuffle that depends only on each row's id (not on file order or on the
+    numpy version): sorted by a 64-bit hash of ``seed`` and the id."""
+    import xxhash
+
+    keys = [xxhash.xxh3_64_intdigest(f"{seed}\x00{row_id}".encode()) for row_id in ids]
+    return sorted(range(len(ids)), key=lambda i: (keys[i], ids[i]))
 
 
 def launch_command(plan_path: Path, plan: TrainPlan, step: StepPlan) -> list[str]:

@@ -6,8 +6,8 @@ with ``launch=True``); the merge step always runs in one process.
 
 Each step trains into ``<out>.tmp`` and renames it to ``<out>`` when it is finished, with
 ``factory_train.json`` beside the weights (dataset version, recipe hashes, TRL and library versions, parent
-checkpoint, loss history). A finished step is skipped when the plan runs again, so a crash in DPO does not
-cost the SFT step.
+checkpoint, loss history; for a DPO chunk, ``chunk_ids.txt`` lists the pairs it trained on). A finished step
+is skipped when the plan runs again, so a crash in DPO does not cost the SFT step, nor chunk 4 chunks 1-3.
 """
 
 from __future__ import annotations
@@ -24,20 +24,38 @@ from typing import Any
 
 from factory.errors import FactoryError
 from train.config import dpo_config, sft_config
-from train.plan import PROVENANCE, DataRef, StepPlan, TrainPlan, launch_command
+from train.plan import PROVENANCE, DataRef, StepPlan, TrainPlan, chunk_bounds, chunk_order, launch_command
 
 
-def load_rows(data: DataRef, columns: list[str]) -> Any:
-    """The rows of a dataset output as a ``datasets.Dataset`` with ``columns``; a system turn is added from the
-    version's ``system_prompt`` to any conversation without one (the version's own rows already have it)."""
-    import datasets
+def read_rows(data: DataRef, columns: list[str]) -> Any:
+    """The Arrow table of a dataset output with ``columns``: its first ``limit`` rows, then (for a chunked
+    step) the rows of chunk ``data.chunk`` of ``data.chunks`` (``train.plan.chunk_order`` / ``chunk_bounds``),
+    in shuffled order."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    table = pa.concat_tables([pq.read_table(f, columns=columns) for f in data.files])
+    wanted = columns if data.chunks is None or "id" in columns else [*columns, "id"]
+    table = pa.concat_tables([pq.read_table(f, columns=wanted) for f in data.files])
     if data.limit is not None:
         table = table.slice(0, data.limit)
-    rows = table.to_pylist()
+    if data.chunks is not None and data.chunk is not None:
+        order = chunk_order(table.column("id").to_pylist(), data.chunk_seed)
+        start, end = chunk_bounds(len(order), data.chunks)[data.chunk - 1]
+        if start == end:
+            raise FactoryError(
+                f"version {data.version} output '{data.output}': {len(order)} rows cannot fill {data.chunks} chunks"
+            )
+        table = table.take(order[start:end]).select(columns)
+    return table
+
+
+def load_rows(data: DataRef, columns: list[str]) -> Any:
+    """The rows of a dataset output as a ``datasets.Dataset`` with ``columns`` (``read_rows``); a system turn
+    is added from the version's ``system_prompt`` to any conversation without one (the version's own rows
+    already have it)."""
+    import datasets
+
+    rows = read_rows(data, columns).to_pylist()
     key = "messages" if "messages" in columns else "prompt"
     if data.system_prompt:
         system = {"role": "system", "content": data.system_prompt}
@@ -45,6 +63,9 @@ def load_rows(data: DataRef, columns: list[str]) -> Any:
             r if r[key] and r[key][0]["role"] == "system" else {**r, key: [system, *r[key]]} for r in rows
         ]
     return datasets.Dataset.from_list(rows)
+
+
+CHUNK_IDS = "chunk_ids.txt"
 
 
 def load_tokenizer(path: str, chat_template: str | None) -> Any:
@@ -139,6 +160,9 @@ def _train(plan: TrainPlan, step: StepPlan, tmp: Path) -> dict[str, Any]:
     trainer.accelerator.wait_for_everyone()
     if trainer.accelerator.is_main_process:
         tok.save_pretrained(tmp)
+        if step.data.chunks is not None:  # which pairs this chunk trained on, one id per line
+            ids = read_rows(step.data, ["id"]).column("id").to_pylist()
+            (tmp / CHUNK_IDS).write_text("".join(f"{i}\n" for i in ids), encoding="utf-8")
     losses = [e["loss"] for e in trainer.state.log_history if "loss" in e]
     tokens = max((e.get("num_tokens", 0) for e in trainer.state.log_history), default=0) or None
     metrics = {**result.metrics, "wall_s": round(wall, 3), "global_step": trainer.state.global_step}
