@@ -56,7 +56,7 @@ class SemanticConfig(BaseModel):
     """The optional embedding tier: each row's nearest benchmark items by a sentence encoder
     (``filters.decontam_semantic``); below ``drop_cosine`` they are judge candidates only."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     model: str = Field("all-minilm-l6-v2", description="the shipped MiniLM encoder, or a local folder")
     min_cosine: float = Field(0.75, ge=0, le=1, description="a neighbour this close is a candidate")

@@ -27,7 +27,7 @@ Tiers, each giving candidates ``(item, kind, score, confident)`` (see ``Rules`` 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -90,6 +90,8 @@ class Group:
     question: list[str]
     context: list[str]
     options: list[str]  # normalised options (tokens joined by spaces)
+    text: str = ""  # the first member's context and question, as written
+    raw_options: list[str] = field(default_factory=list)  # its options, as written
     question_df: int = 1
     question_rare: int = 0  # distinct rare tokens of the question
 
@@ -109,6 +111,32 @@ class Candidate:
     group: int
     also: tuple[str, ...] = ()
     tiers: tuple[str, ...] = ()  # every tier that found the item (confidently, for a confident one)
+
+
+@dataclass
+class Encoded:
+    """A batch of rows as benchmark-vocabulary ids: segments (a row's texts, then its options) one after
+    another in ``ids``; per segment its start, length, row and whether it is an option; per row its start,
+    length and the length of its texts (the stem, before the options)."""
+
+    ids: np.ndarray
+    seg_start: np.ndarray
+    seg_len: np.ndarray
+    seg_row: np.ndarray
+    seg_option: np.ndarray
+    row_start: np.ndarray
+    row_len: np.ndarray
+    stem_len: np.ndarray
+
+    def row(self, i: int) -> np.ndarray:
+        return self.ids[self.row_start[i] : self.row_start[i] + self.row_len[i]]
+
+    def stem(self, i: int) -> np.ndarray:
+        return self.ids[self.row_start[i] : self.row_start[i] + self.stem_len[i]]
+
+    def options(self, i: int) -> list[np.ndarray]:
+        segs = np.flatnonzero((self.seg_row == i) & self.seg_option & (self.seg_len > 0))
+        return [self.ids[self.seg_start[j] : self.seg_start[j] + self.seg_len[j]] for j in segs.tolist()]
 
 
 class BenchmarkIndex:
@@ -156,7 +184,8 @@ class BenchmarkIndex:
             g.options += [o for o in opts if o not in g.options]
             return
         self._by_key[key] = len(self.groups)
-        self.groups.append(Group([(benchmark, item_id)], q, c, opts))
+        text = f"{context}\n{question}" if context else question
+        self.groups.append(Group([(benchmark, item_id)], q, c, opts, text, [o for o in options or [] if o]))
 
     def finish(self) -> None:
         """Hash every item's windows (boilerplate n-grams left out), the question and option tables, the
@@ -252,13 +281,13 @@ class BenchmarkIndex:
         """``rows``: (texts on the checked side, options of an MCQA row) -> candidates, best first."""
         from filters.decontam_tiers import exact_tiers, terms_tier, verify
 
-        row_ids, option_ids = self.encode_rows(rows)
+        enc = self.encode_rows(rows)
         found: list[dict[int, dict[str, tuple]]] = [{} for _ in rows]
-        exact_tiers(self, row_ids, option_ids, found)
+        exact_tiers(self, enc, found)
         if self.terms is not None:
-            terms_tier(self, row_ids, found)
+            terms_tier(self, enc, found)
         if self.rules.verify_pairs > 0:
-            verify(self, row_ids, option_ids, found)
+            verify(self, enc, found)
         return [self._ranked(f) for f in found]
 
     def pairs(self, seqs: list[np.ndarray]) -> set[int]:
@@ -280,21 +309,26 @@ class BenchmarkIndex:
             )
         return self._pairs[g]
 
-    def encode_rows(self, rows: list[Row]) -> tuple[list[np.ndarray], list[list[np.ndarray]]]:
-        """Each row's ids (its texts, then its options) and the ids of each of its options."""
+    def encode_rows(self, rows: list[Row]) -> Encoded:
+        """A batch of rows as ids: each row's texts then its options, one after another."""
         segments = [t for texts, opts in rows for t in (*texts, *opts)]
-        ids, lengths = self.encoder.encode(segments)
-        ends = np.cumsum(lengths).tolist()
-        starts = [0, *ends[:-1]]
-        row_ids, option_ids, k = [], [], 0
-        for texts, opts in rows:
-            n, m = len(texts), len(opts)
-            row_ids.append(ids[starts[k] : ends[k + n + m - 1]] if n + m else ids[:0])
-            option_ids.append(
-                [ids[starts[j] : ends[j]] for j in range(k + n, k + n + m) if ends[j] > starts[j]]
-            )
-            k += n + m
-        return row_ids, option_ids
+        ids, seg_len = self.encoder.encode(segments)
+        counts = np.array([len(t) + len(o) for t, o in rows], np.int64)
+        seg_row = np.repeat(np.arange(len(rows)), counts)
+        seg_option = (
+            np.concatenate([[False] * len(t) + [True] * len(o) for t, o in rows])
+            if segments
+            else np.zeros(0, bool)
+        )
+        row_len = np.bincount(seg_row, weights=seg_len, minlength=len(rows)).astype(np.int64)
+        stem_len = np.bincount(
+            seg_row[~seg_option], weights=seg_len[~seg_option], minlength=len(rows)
+        ).astype(np.int64)
+        seg_start = np.cumsum(seg_len) - seg_len
+        row_start = np.cumsum(row_len) - row_len
+        return Encoded(
+            ids, seg_start, seg_len, seg_row, seg_option.astype(bool), row_start, row_len, stem_len
+        )
 
     def _ranked(self, found: dict[int, dict[str, tuple]]) -> list[Candidate]:
         best = []

@@ -56,21 +56,21 @@ class TermIndex:
         self.n = n
 
     def overlap(
-        self, row_ids: list[np.ndarray], min_cover: float, min_count: int = 3
+        self, ids: np.ndarray, lengths: np.ndarray, min_cover: float, min_count: int = 3
     ) -> dict[str, np.ndarray]:
-        """COO arrays (``row``, ``group``, ``cover_item``, ``cover_question``, ``cover_row``, ``count``,
+        """Rows laid one after another in ``ids`` (``lengths`` ids each) -> COO arrays (``row``, ``group``,
+        ``cover_item``, ``cover_question``, ``cover_row``, ``count``,
         ``count_question``) of the pairs whose ``cover_item`` or ``cover_row`` reaches ``min_cover``."""
-        lengths = np.array([len(x) for x in row_ids], np.int64)
-        cols = np.concatenate(row_ids) if len(row_ids) else np.zeros(0, np.int64)
-        keep = self.distinct[cols]
-        rows = np.repeat(np.arange(len(row_ids)), lengths)[keep]
-        x = sp.csr_matrix((np.ones(int(keep.sum())), (rows, cols[keep])), shape=(len(row_ids), len(self.idf)))
+        n_rows = len(lengths)
+        keep = self.distinct[ids]
+        rows = np.repeat(np.arange(n_rows), lengths)[keep]
+        x = sp.csr_matrix((np.ones(int(keep.sum())), (rows, ids[keep])), shape=(n_rows, len(self.idf)))
         x.sum_duplicates()
         x.data[:] = 1.0
         row_mass = x @ self.weight
         whole = x @ self.whole  # CSR; most pairs share one or two terms: drop them before anything else
         keep = whole.data >= min_count * _K
-        r = np.repeat(np.arange(len(row_ids)), np.diff(whole.indptr))[keep]
+        r = np.repeat(np.arange(n_rows), np.diff(whole.indptr))[keep]
         g = whole.indices[keep].astype(np.int64)
         count = np.floor(whole.data[keep] / _K)
         shared = whole.data[keep] - count * _K

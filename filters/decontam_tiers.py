@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
-    from filters.decontam_index import BenchmarkIndex, Group
+    from filters.decontam_index import BenchmarkIndex, Encoded, Group
 
 Found = dict[int, dict[str, tuple[float, bool, str]]]  # group -> tier -> (score, confident, evidence)
 
@@ -22,19 +22,13 @@ def offer(found: Found, g: int, kind: str, score: float, confident: bool, eviden
         offers[kind] = (score, confident, evidence)
 
 
-def exact_tiers(
-    ix: BenchmarkIndex, row_ids: list[np.ndarray], option_ids: list[list[np.ndarray]], found: list[Found]
-) -> None:
+def exact_tiers(ix: BenchmarkIndex, enc: Encoded, found: list[Found]) -> None:
     """Word n-grams, whole questions and option sets, hashed over the whole batch at once."""
     r = ix.rules
-    parts, starts, pos = [], [], 0
-    sep = np.zeros(1, np.int64)  # no window spans two rows
-    for ids in row_ids:
-        starts.append(pos)
-        parts += [ids, sep]
-        pos += len(ids) + 1
-    prefix, bad = ix.hasher.prepare(np.concatenate(parts) if parts else np.zeros(0, np.int64))
-    row_starts = np.array(starts, np.int64)
+    # a 0 (unknown token) after each row: no window spans two rows
+    prefix, bad = ix.hasher.prepare(np.insert(enc.ids, enc.row_start + enc.row_len, 0))
+    row_starts = enc.row_start + np.arange(len(enc.row_start))
+    starts = row_starts.tolist()
 
     grams: dict[int, Counter[int]] = defaultdict(Counter)
     first: dict[tuple[int, int], int] = {}
@@ -52,19 +46,19 @@ def exact_tiers(
             confident = c >= r.min_ngram_matches and share >= r.min_ngram_share
             if confident or c >= 2:
                 at = first[(row, g)]
-                words = " ".join(ix.words[i] for i in row_ids[row][at : at + r.ngram].tolist())
+                words = " ".join(ix.words[i] for i in enc.row(row)[at : at + r.ngram].tolist())
                 evidence = f'{c} shared {r.ngram}-grams ({share:.0%}), first "{words}"'
                 offer(found[row], g, "ngram", min(share, 1.0), confident, evidence)
     if not r.question_match:
         return
     sets: dict[int, set[int]] = {}
-    stem = [len(ids) - sum(len(o) for o in opts) for ids, opts in zip(row_ids, option_ids, strict=True)]
+    stem = enc.stem_len.tolist()
     for length in (n for n in ix.question_lengths if n < r.ngram):
         for p, row, key in _hits(ix, ix.questions, prefix, bad, length, row_starts):
             if p - starts[row] + length > stem[row]:  # a question inside an MCQA row's options
                 continue
             if row not in sets:
-                sets[row] = set(row_ids[row].tolist())
+                sets[row] = set(enc.row(row).tolist())
             for g in ix.questions.of(key).tolist():
                 group = ix.groups[g]
                 present = options_present(ix, g, sets[row])
@@ -75,7 +69,7 @@ def exact_tiers(
                     text = " ".join(group.question)[:100]
                     offer(found[row], g, "question", 1.0 if confident else 0.5, confident,
                           f'question "{text}", {present}/{len(group.options)} options')  # fmt: skip
-    _option_rule(ix, row_ids, option_ids, found)
+    _option_rule(ix, enc, found)
 
 
 def options_present(ix: BenchmarkIndex, g: int, have: set[int]) -> int:
@@ -100,17 +94,16 @@ def _hits(ix: BenchmarkIndex, table, prefix, bad, length: int, row_starts: np.nd
     return zip(positions.tolist(), rows.tolist(), keys.tolist(), strict=True)
 
 
-def _option_rule(
-    ix: BenchmarkIndex, row_ids: list[np.ndarray], option_ids: list[list[np.ndarray]], found: list[Found]
-) -> None:
+def _option_rule(ix: BenchmarkIndex, enc: Encoded, found: list[Found]) -> None:
     """MCQA rows sharing ``option_rule_min`` exact (rare) options with an item, any order."""
     r = ix.rules
-    todo = [(i, opts) for i, opts in enumerate(option_ids) if len(opts) >= r.option_rule_min]
-    if not todo:
+    is_opt = enc.seg_option & (enc.seg_len > 0)
+    many = np.bincount(enc.seg_row[is_opt], minlength=len(enc.row_len)) >= r.option_rule_min
+    segs = np.flatnonzero(is_opt & many[enc.seg_row])
+    if not len(segs):
         return
-    flat = [o for _, opts in todo for o in opts]
-    owner = np.repeat([i for i, _ in todo], [len(opts) for _, opts in todo])
-    hashes = ix.id_seq_hashes(np.concatenate(flat), np.array([len(o) for o in flat], np.int64))
+    hashes = ix.id_seq_hashes(enc.ids, enc.seg_len)[segs]
+    owner = enc.seg_row[segs]
     counts: dict[int, Counter[int]] = defaultdict(Counter)
     seen: set[tuple[int, int]] = set()
     for i, h, key in zip(owner.tolist(), hashes.tolist(), ix.options.find(hashes).tolist(), strict=True):
@@ -118,7 +111,7 @@ def _option_rule(
             seen.add((i, h))
             counts[i].update(ix.options.of(key).tolist())
     for i, per_group in counts.items():
-        stem = row_ids[i][: len(row_ids[i]) - sum(len(o) for o in option_ids[i])]
+        stem = enc.stem(i)
         for g, c in per_group.items():
             if c < r.option_rule_min:
                 continue
@@ -143,10 +136,10 @@ def coverage(ix: BenchmarkIndex, group: Group, stem: np.ndarray) -> tuple[float,
     return (shared / w_item if w_item else 0.0), (shared / w_row if w_row else 0.0)
 
 
-def terms_tier(ix: BenchmarkIndex, row_ids: list[np.ndarray], found: list[Found]) -> None:
+def terms_tier(ix: BenchmarkIndex, enc: Encoded, found: list[Found]) -> None:
     """Distinctive-term coverage (``filters.decontam_terms``); the best ``max_candidates`` pairs per row."""
     r = ix.rules
-    ov = ix.terms.overlap(row_ids, min(r.candidate_cover, r.term_partial_item))
+    ov = ix.terms.overlap(enc.ids, enc.row_len, min(r.candidate_cover, r.term_partial_item))
     ci, cr, cq, count = ov["cover_item"], ov["cover_row"], ov["cover_question"], ov["count"]
     full = (ci >= r.term_drop) & (cq >= r.term_question) & (cr >= r.term_row)
     partial = (cr >= r.term_partial_row) & (ci >= r.term_partial_item) & (cq >= r.term_partial_question)
@@ -172,9 +165,7 @@ def terms_tier(ix: BenchmarkIndex, row_ids: list[np.ndarray], found: list[Found]
         offer(found[int(row[j])], int(grp[j]), "terms", float(ci[j]), bool(confident[j]), evidence)
 
 
-def verify(
-    ix: BenchmarkIndex, row_ids: list[np.ndarray], option_ids: list[list[np.ndarray]], found: list[Found]
-):
+def verify(ix: BenchmarkIndex, enc: Encoded, found: list[Found]) -> None:
     """Confident ``question``/``options``/``terms`` matches must also share word order: the row holds
     ``verify_pairs`` of the item's content word pairs (adjacent tokens, not both common), or, for a partial
     copy, 60% of the row's pairs are the item's and 40% of the item's are in the row. A same-topic item
@@ -184,9 +175,7 @@ def verify(
         todo = [g for g, offers in groups.items() if any(o[1] for k, o in offers.items() if k != "ngram")]
         if not todo:
             continue
-        opts = option_ids[i]
-        stem = row_ids[i][: len(row_ids[i]) - sum(len(o) for o in opts)]
-        have = ix.pairs([stem, *opts])
+        have = ix.pairs([enc.stem(i), *enc.options(i)])
         for g in todo:
             item = ix.item_pairs(g)
             shared = len(have & item)

@@ -257,3 +257,20 @@ def test_params_are_checked(tmp_path):
     assert {b.name for b in Decontaminate(include=["medical"]).all_benchmarks()} >= {
         "medqa_test", "medmcqa_dev", "pubmedqa_test", "mmlu_medical_test", "careqa_test"
     }  # fmt: skip
+
+
+def test_semantic_neighbours_are_judge_candidates(tmp_path, one_torch_thread):
+    pytest.importorskip("sentence_transformers")
+    entries = tiny_benchmark(tmp_path, [LONG_Q, "Which antibiotic treats early Lyme disease in adults?"])
+    stage = Decontaminate(benchmarks=entries, semantic={"min_cosine": 0.5})
+    rows = [
+        qa(0, "For a grown-up with initial-stage Lyme borreliosis, what is the preferred antimicrobial?"),
+        qa(1, "How do I bake sourdough bread at home?"),
+    ]
+    kept, drops, _ = run_stage(stage, rows, data_dir=tmp_path, store_dir=tmp_path / "store")
+    assert drops == []
+    by_id = {r["id"]: r for r in kept}
+    (cand,) = by_id["t:0"][COLUMN]
+    assert cand["kind"] == "semantic" and cand["item"] == "tiny:q1" and not cand["confident"]
+    assert cand["score"] >= 0.5 and by_id["t:1"][COLUMN] is None
+    assert list((tmp_path / "store" / "decontam_embeddings").glob("*.npy"))  # item embeddings kept
