@@ -13,6 +13,9 @@ repeat across years), so a flag there is checked by an independent oracle (diffl
 with the flagged item: >= 60% of the item's question+context in aligned blocks of 3+ tokens, and for
 items under 20 tokens half of the options present); a flag the oracle rejects counts as a false
 positive (an upper bound: the oracle rejects reworded copies). On the other sources every flag counts.
+The flags of the cheap tiers that the oracle rejects were checked by hand
+(bench/data/decontam/hand_labels.jsonl: row, item, copy or not, why); "FP (hand-checked)" uses those
+labels where a flagged pair has one, the oracle elsewhere.
 
 Tiers (``confident`` candidates drop; the others only go to the judge): ``exact`` = ngram + question +
 options (the issue-3 stage, on the new normaliser), ``terms`` = distinctive-term coverage, ``cheap`` =
@@ -49,6 +52,7 @@ from filters.decontam_text import tokens  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
 REPHRASED_FILE = ROOT / "bench" / "data" / "decontam" / "rephrased.jsonl"
+LABELS_FILE = ROOT / "bench" / "data" / "decontam" / "hand_labels.jsonl"
 CLEAN = [
     ("medmcqa_train_10k", "A_medical_mcqa/hpai_prompt_engine/medmcqa_val.json", "hpai_mcqa"),
     ("headqa_en_train", "A_medical_mcqa/headqa/train_HEAD_EN.json", "headqa"),
@@ -128,25 +132,38 @@ def build_rows(args) -> tuple[list[dict], list[tuple[str, str, int]], list[dict]
     return planted_rows, planted, clean, by_id
 
 
+@functools.cache
+def hand_labels() -> dict[tuple[str, str], bool]:
+    """(row id, item id) -> copy or not, for flagged clean rows checked by hand (bench/data/decontam)."""
+    if not LABELS_FILE.exists():
+        return {}
+    recs = [json.loads(x) for x in LABELS_FILE.read_text().splitlines() if x.strip()]
+    return {(r["row"], r["item"]): r["copy"] for r in recs}
+
+
 def score(flags: list[str | None], planted, clean: list[dict], by_id: dict) -> dict:
-    """Recall per kind (planted rows first in ``flags``), false positives on the clean rows after them."""
+    """Recall per kind (planted rows first in ``flags``), false positives on the clean rows after them:
+    ``fp`` by the oracle (every flag on an independent source counts; an upper bound), ``fp_checked`` with
+    the hand labels where a flagged pair has one."""
     res: dict = {}
     for how in KINDS:
         idx = [i for i, (h, _, w) in enumerate(planted) if h == how and w >= LONG_ONLY.get(how, 0)]
         res[how] = sum(flags[i] is not None for i in idx) / len(idx) if idx else None
-    fp, copies, fp_rows, indep_flags = 0, 0, [], 0
+    fp, copies, fp_rows, indep_flags, checked = 0, 0, [], 0, 0
+    labels = hand_labels()
     for row, item_id in zip(clean, flags[len(planted) :], strict=True):
         if item_id is None:
             continue
         indep_flags += row["source"] not in OVERLAPPING
-        if row["source"] in OVERLAPPING and oracle_copy(row, by_id[item_id]):
-            copies += 1
-        else:
-            fp += 1
+        oracle = row["source"] in OVERLAPPING and oracle_copy(row, by_id[item_id])
+        copies += oracle
+        fp += not oracle
+        checked += not labels.get((row["id"], item_id), oracle)
+        if not oracle:
             fp_rows.append((row, item_id))
     indep = sum(r["source"] not in OVERLAPPING for r in clean)
-    res.update(fp=fp, copies=copies, fp_rate=fp / max(len(clean) - copies, 1), fp_rows=fp_rows,
-               indep=f"{indep_flags}/{indep}")  # fmt: skip
+    res.update(fp=fp, copies=copies, fp_rate=fp / len(clean), fp_rows=fp_rows, indep=f"{indep_flags}/{indep}",
+               fp_checked=checked / len(clean))  # fmt: skip
     return res
 
 
@@ -216,7 +233,8 @@ def janitor_peer(items: list[dict], rows: list[dict]) -> tuple[list[str | None],
 def line(label: str, res: dict, rate: float | None, extra: str = "") -> str:
     cells = " | ".join("-" if res[h] is None else f"{res[h]:.3f}" for h in KINDS)
     speed = f"{rate:,.0f}" if rate else "-"
-    return f"| {label} | {cells} | {res['indep']} | {res['copies']} / {res['fp']} | {res['fp_rate'] * 100:.3f}% | {speed} |{extra}"
+    return (f"| {label} | {cells} | {res['indep']} | {res['copies']} / {res['fp']} | {res['fp_rate'] * 100:.3f}% | "
+            f"{res['fp_checked'] * 100:.3f}% | {speed} |{extra}")  # fmt: skip
 
 
 def head(extra: str = "") -> list[str]:
@@ -224,7 +242,7 @@ def head(extra: str = "") -> list[str]:
     h = (
         "| method | "
         + " | ".join(cols)
-        + " | flagged, independent clean | overlapping flags: oracle copy / not | FP rate (upper bound) | rows/s |"
+        + " | flagged, independent clean | flagged clean: oracle copy / not | FP (oracle, upper bound) | FP (hand-checked) | rows/s |"
         + extra
     )
     return [h, "|" + "---|" * (h.count("|") - 1)]

@@ -113,32 +113,6 @@ class Candidate:
     tiers: tuple[str, ...] = ()  # every tier that found the item (confidently, for a confident one)
 
 
-@dataclass
-class Encoded:
-    """A batch of rows as benchmark-vocabulary ids: segments (a row's texts, then its options) one after
-    another in ``ids``; per segment its start, length, row and whether it is an option; per row its start,
-    length and the length of its texts (the stem, before the options)."""
-
-    ids: np.ndarray
-    seg_start: np.ndarray
-    seg_len: np.ndarray
-    seg_row: np.ndarray
-    seg_option: np.ndarray
-    row_start: np.ndarray
-    row_len: np.ndarray
-    stem_len: np.ndarray
-
-    def row(self, i: int) -> np.ndarray:
-        return self.ids[self.row_start[i] : self.row_start[i] + self.row_len[i]]
-
-    def stem(self, i: int) -> np.ndarray:
-        return self.ids[self.row_start[i] : self.row_start[i] + self.stem_len[i]]
-
-    def options(self, i: int) -> list[np.ndarray]:
-        segs = np.flatnonzero((self.seg_row == i) & self.seg_option & (self.seg_len > 0))
-        return [self.ids[self.seg_start[j] : self.seg_start[j] + self.seg_len[j]] for j in segs.tolist()]
-
-
 class BenchmarkIndex:
     """``add`` every benchmark item, ``finish``, then ``match_rows`` / ``match``; or ``build`` at once."""
 
@@ -238,7 +212,7 @@ class BenchmarkIndex:
             self.words[i] = t
         self.encoder = Encoder(self.vocab, self.fixer)
         self.common_pair = token_df > max(20, 0.05 * len(self.groups))  # "of", "the", "patient"...
-        self._pairs: dict[int, set[int]] = {}
+        self.pair_cache: dict[int, set[int]] = {}
 
     def ids(self, toks: list[str]) -> np.ndarray:
         """Vocabulary ids of normalised tokens (0: unknown)."""
@@ -290,27 +264,10 @@ class BenchmarkIndex:
             verify(self, enc, found)
         return [self._ranked(f) for f in found]
 
-    def pairs(self, seqs: list[np.ndarray]) -> set[int]:
-        """Content word pairs (adjacent known tokens, not both common) of id sequences, as ints."""
-        out: set[int] = set()
-        n = len(self.vocab)
-        for s in seqs:
-            if len(s) > 1:
-                a, b = s[:-1], s[1:]
-                ok = (a > 0) & (b > 0) & ~(self.common_pair[a] & self.common_pair[b])
-                out.update((a[ok] * n + b[ok]).tolist())
-        return out
+    def encode_rows(self, rows: list[Row]) -> Any:
+        """A batch of rows as ids (``filters.decontam_tiers.Encoded``): each row's texts, then its options."""
+        from filters.decontam_tiers import Encoded
 
-    def item_pairs(self, g: int) -> set[int]:
-        if g not in self._pairs:
-            grp = self.groups[g]
-            self._pairs[g] = self.pairs(
-                [self.ids(grp.question + grp.context), *(self.ids(o.split()) for o in grp.options)]
-            )
-        return self._pairs[g]
-
-    def encode_rows(self, rows: list[Row]) -> Encoded:
-        """A batch of rows as ids: each row's texts then its options, one after another."""
         segments = [t for texts, opts in rows for t in (*texts, *opts)]
         ids, seg_len = self.encoder.encode(segments)
         counts = np.array([len(t) + len(o) for t, o in rows], np.int64)

@@ -12,7 +12,8 @@ tokens. Benchmark items and training rows go through the same function.
 away (insertion, deletion, substitution or swap of neighbours; tokens of 4+ letters), found with a
 deletion dictionary (the SymSpell idea, a few dict lookups per token; written here because the SymSpell
 packages on PyPI bring their own tokenising and word lists, and rapidfuzz's ``process.extractOne`` over
-60k words costs ~1 ms a token). Ties go to the token more items use.
+60k words costs ~1 ms a token). Ties go to the word with the same last and first letters, then to the
+word more items use.
 """
 
 from __future__ import annotations
@@ -220,7 +221,12 @@ class TypoFixer:
             if d in self.known:
                 cands.add(d)
             cands.update(w for w in self.deletes.get(d, ()) if _one_edit(token, w))
-        return max(cands, key=lambda w: (self.counts.get(w, 0), w)) if cands else None
+        # typos fall inside words more often than on their ends: keep the ends, then the commoner word
+        return (
+            max(cands, key=lambda w: (w[-1] == token[-1], w[0] == token[0], self.counts.get(w, 0), w))
+            if cands
+            else None
+        )
 
 
 def _one_edit(a: str, b: str) -> bool:

@@ -5,14 +5,41 @@ evidence)`` per (row, item group); a group keeps its strongest offer (confident 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 if TYPE_CHECKING:
-    from filters.decontam_index import BenchmarkIndex, Encoded, Group
+    from filters.decontam_index import BenchmarkIndex, Group
 
 Found = dict[int, dict[str, tuple[float, bool, str]]]  # group -> tier -> (score, confident, evidence)
+
+
+@dataclass
+class Encoded:
+    """A batch of rows as benchmark-vocabulary ids: segments (a row's texts, then its options) one after
+    another in ``ids``; per segment its start, length, row and whether it is an option; per row its start,
+    length and the length of its texts (the stem, before the options)."""
+
+    ids: np.ndarray
+    seg_start: np.ndarray
+    seg_len: np.ndarray
+    seg_row: np.ndarray
+    seg_option: np.ndarray
+    row_start: np.ndarray
+    row_len: np.ndarray
+    stem_len: np.ndarray
+
+    def row(self, i: int) -> np.ndarray:
+        return self.ids[self.row_start[i] : self.row_start[i] + self.row_len[i]]
+
+    def stem(self, i: int) -> np.ndarray:
+        return self.ids[self.row_start[i] : self.row_start[i] + self.stem_len[i]]
+
+    def options(self, i: int) -> list[np.ndarray]:
+        segs = np.flatnonzero((self.seg_row == i) & self.seg_option & (self.seg_len > 0))
+        return [self.ids[self.seg_start[j] : self.seg_start[j] + self.seg_len[j]] for j in segs.tolist()]
 
 
 def offer(found: Found, g: int, kind: str, score: float, confident: bool, evidence: str) -> None:
@@ -175,9 +202,9 @@ def verify(ix: BenchmarkIndex, enc: Encoded, found: list[Found]) -> None:
         todo = [g for g, offers in groups.items() if any(o[1] for k, o in offers.items() if k != "ngram")]
         if not todo:
             continue
-        have = ix.pairs([enc.stem(i), *enc.options(i)])
+        have = pairs(ix, [enc.stem(i), *enc.options(i)])
         for g in todo:
-            item = ix.item_pairs(g)
+            item = item_pairs(ix, g)
             shared = len(have & item)
             of_item, of_row = shared / max(len(item), 1), shared / max(len(have), 1)
             if of_item >= r.verify_pairs or (of_row >= 0.6 and of_item >= 0.4):
@@ -186,3 +213,24 @@ def verify(ix: BenchmarkIndex, enc: Encoded, found: list[Found]) -> None:
                 if confident and kind != "ngram":
                     note = f"; word pairs: {of_item:.2f} of the item's, {of_row:.2f} of the row's"
                     groups[g][kind] = (score, False, evidence + note)
+
+
+def pairs(ix: BenchmarkIndex, seqs: list[np.ndarray]) -> set[int]:
+    """Content word pairs (adjacent known tokens, not both common) of id sequences, as ints."""
+    out: set[int] = set()
+    n = len(ix.vocab)
+    for s in seqs:
+        if len(s) > 1:
+            a, b = s[:-1], s[1:]
+            ok = (a > 0) & (b > 0) & ~(ix.common_pair[a] & ix.common_pair[b])
+            out.update((a[ok] * n + b[ok]).tolist())
+    return out
+
+
+def item_pairs(ix: BenchmarkIndex, g: int) -> set[int]:
+    if g not in ix.pair_cache:
+        grp = ix.groups[g]
+        ix.pair_cache[g] = pairs(
+            ix, [ix.ids(grp.question + grp.context), *(ix.ids(o.split()) for o in grp.options)]
+        )
+    return ix.pair_cache[g]
