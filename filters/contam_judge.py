@@ -35,8 +35,8 @@ SCHEMA = {
     "additionalProperties": False,
 }
 SYSTEM = (
-    "You check training data for benchmark contamination. You compare a training example with a benchmark "
-    "test item and say whether they are the same question."
+    "You check training data for benchmark contamination: you say whether a training example is the same "
+    "question as a benchmark test item."
 )
 USER = """Benchmark test item:
 <<<
@@ -48,10 +48,11 @@ Training example:
 {row}
 >>>
 
-Is the training example the same question as the benchmark item: copied, reworded, paraphrased, \
-translated, shortened, with its options reordered or reworded, or embedded in a longer prompt, so that a \
-model trained on it would have seen the test item? Two different questions on the same topic are not the \
-same. Reply with JSON only: {{"reason": "<one sentence>", "same": true or false}}"""
+The training example counts as the same question when it is the benchmark item copied, reworded, \
+paraphrased, translated, shortened, with its options reordered or reworded, or embedded in a longer \
+prompt. A different question on the same topic does not count.
+Is the training example the same question as the benchmark item? Reply with JSON only: \
+{{"reason": "<one sentence>", "same": true or false}}"""
 _ENTRIES = TypeAdapter(list[SourceConfig])
 _TRUE = re.compile(r'"?(?:same|verdict|answer|contaminated)"?\s*[:=]\s*"?(true|yes|same)\b', re.I)
 _FALSE = re.compile(r'"?(?:same|verdict|answer|contaminated)"?\s*[:=]\s*"?(false|no|different|not)\b', re.I)
