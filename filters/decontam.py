@@ -121,7 +121,7 @@ class Decontaminate(CustomStage):
     typos: bool = Field(True, description="map unknown tokens to the benchmark token one typo away")
     terms: bool = Field(True, description="the distinctive-term coverage tier")
     term_max_df: float = Field(0.02, gt=0, le=1, description="tokens in more items are not terms")
-    term_drop: float = Field(0.8, ge=0, le=1, description="item term coverage for a confident match")
+    term_drop: float = Field(0.75, ge=0, le=1, description="item term coverage for a confident match")
     term_question: float = Field(0.6, ge=0, le=1, description="... with this coverage of its question terms")
     term_row: float = Field(0.3, ge=0, le=1, description="... and this share of the row's terms")
     term_min_count: int = Field(5, ge=1, le=100, description="shared terms a confident terms match needs")
@@ -130,7 +130,7 @@ class Decontaminate(CustomStage):
     term_partial_question: float = Field(0.3, ge=0, le=1, description="partial copy: question coverage")
     candidate_cover: float = Field(0.5, ge=0, le=1, description="item term coverage for a candidate")
     verify_pairs: float = Field(
-        0.55,
+        0.45,
         ge=0,
         le=1,
         description="share of the item's word pairs a confident non-n-gram match needs (0: off)",

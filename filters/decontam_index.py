@@ -70,7 +70,7 @@ class Rules:
     typos: bool = True
     terms: bool = True
     term_max_df: float = 0.02
-    term_drop: float = 0.8
+    term_drop: float = 0.75
     term_question: float = 0.6
     term_row: float = 0.3
     term_min_count: int = 5
@@ -78,7 +78,7 @@ class Rules:
     term_partial_item: float = 0.5
     term_partial_question: float = 0.3
     candidate_cover: float = 0.5
-    verify_pairs: float = 0.55
+    verify_pairs: float = 0.45
     max_candidates: int = 3
 
 

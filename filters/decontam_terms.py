@@ -53,6 +53,7 @@ class TermIndex:
         self.mass_question = np.bincount(cq, weights=self.weight[rq], minlength=n)
         self.mass = np.bincount(c, weights=self.weight[r], minlength=n)
         self.terms = np.bincount(c, minlength=n)
+        self.question_terms = np.bincount(cq, minlength=n)
         self.n = n
 
     def overlap(

@@ -170,7 +170,9 @@ def terms_tier(ix: BenchmarkIndex, enc: Encoded, found: list[Found]) -> None:
     ci, cr, cq, count = ov["cover_item"], ov["cover_row"], ov["cover_question"], ov["count"]
     full = (ci >= r.term_drop) & (cq >= r.term_question) & (cr >= r.term_row)
     partial = (cr >= r.term_partial_row) & (ci >= r.term_partial_item) & (cq >= r.term_partial_question)
-    confident = (count >= r.term_min_count) & (ov["count_question"] >= 2) & (full | partial)
+    # two question terms (one when the question has one): another question on the same options has few
+    enough_q = ov["count_question"] >= np.minimum(2, np.maximum(ix.terms.question_terms[ov["group"]], 1))
+    confident = (count >= r.term_min_count) & enough_q & (full | partial)
     # judge candidates: most of the item (and of its question) in the row, or most of the question alone
     # (a reworded question without its options); the constants were set on bench/decontam_eval.py
     cqc = ov["count_question"]
@@ -194,7 +196,7 @@ def terms_tier(ix: BenchmarkIndex, enc: Encoded, found: list[Found]) -> None:
 
 def verify(ix: BenchmarkIndex, enc: Encoded, found: list[Found]) -> None:
     """Confident ``question``/``options``/``terms`` matches must also share word order: the row holds
-    ``verify_pairs`` of the item's content word pairs (adjacent tokens, not both common), or, for a partial
+    ``verify_pairs`` of the item's content word pairs (tokens 1 or 2 apart, not both common), or, for a partial
     copy, 60% of the row's pairs are the item's and 40% of the item's are in the row. A same-topic item
     (another question on the same options) shares terms but few pairs; one that fails is a candidate."""
     r = ix.rules
@@ -216,14 +218,16 @@ def verify(ix: BenchmarkIndex, enc: Encoded, found: list[Found]) -> None:
 
 
 def pairs(ix: BenchmarkIndex, seqs: list[np.ndarray]) -> set[int]:
-    """Content word pairs (adjacent known tokens, not both common) of id sequences, as ints."""
+    """Content word pairs of id sequences, as ints: tokens 1 and 2 apart (the second kind survives one
+    mangled word between), known, not both common; a skip pair is told apart from an adjacent one."""
     out: set[int] = set()
     n = len(ix.vocab)
     for s in seqs:
-        if len(s) > 1:
-            a, b = s[:-1], s[1:]
-            ok = (a > 0) & (b > 0) & ~(ix.common_pair[a] & ix.common_pair[b])
-            out.update((a[ok] * n + b[ok]).tolist())
+        for gap in (1, 2):
+            if len(s) > gap:
+                a, b = s[:-gap], s[gap:]
+                ok = (a > 0) & (b > 0) & ~(ix.common_pair[a] & ix.common_pair[b])
+                out.update(((a[ok] * n + b[ok]) * 2 + gap - 1).tolist())
     return out
 
 
