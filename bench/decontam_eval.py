@@ -1,34 +1,30 @@
-"""Decontamination quality and speed: recall on planted benchmark copies, false positives on clean rows.
+"""Decontamination quality and speed: recall per perturbation kind on planted benchmark copies, false
+positives on clean rows, per tier and for the whole, against peers measured in the same run.
 
-Planted rows: ``--per-benchmark`` items of every benchmark of ``recipes/benchmarks/medical.yaml`` (from
-../shared/data), each copied under six perturbations:
+Planted rows: ``--per-benchmark`` items of every benchmark file of ``recipes/benchmarks/medical.yaml``
+(../shared/data), each copied under every kind of bench/decontam_perturb.py, plus the model-rephrased set
+(bench/data/decontam/rephrased.jsonl, made once by bench/decontam_rephrase.py).
 
-- ``exact``: the MCQA item as it is;
-- ``format``: case, punctuation and whitespace changed (upper/lower/title case, punctuation removed or
-  doubled, spaces -> newlines/tabs/double spaces), options too;
-- ``shuffle``: options in another order;
-- ``embed``: the item (context, question, labelled shuffled options) inside a longer instruction prompt of
-  a QA row (``kind: qa``);
-- ``edit``: small copying edits in the question and context: one word edit per 12 words (at least one):
-  substitution by a random word, deletion, insertion, or a typo (two letters swapped);
-- ``partial``: a contiguous 50% span of the question (+context) words, options kept (shuffled).
-- ``partial_stem``: the same span alone in a QA row, no options (recall reported over items whose span
-  has at least 20 words, the "long" column; shorter spans hold too little text to call a copy).
+Clean rows: training files that are not benchmarks but share their topic and style: MedMCQA train sample,
+HEAD-QA EN train, MedQA dev (official split, same exam style: the hardest boilerplate test), PubMedQA
+train + val, MedQuAD, ChatDoctor, AfriMed-QA / MedExQA train, Alpaca (general instructions). MedMCQA train
+and HEAD-QA really share items with the benchmarks (MedMCQA repeats questions across splits, MIR exams
+repeat across years), so a flag there is checked by an independent oracle (difflib alignment of the row
+with the flagged item: >= 60% of the item's question+context in aligned blocks of 3+ tokens, and for
+items under 20 tokens half of the options present); a flag the oracle rejects counts as a false
+positive (an upper bound: the oracle rejects reworded copies). On the other sources every flag counts.
+The flags of the cheap tiers that the oracle rejects were checked by hand
+(bench/data/decontam/hand_labels.jsonl: row, item, copy or not, why); "FP (hand-checked)" uses those
+labels where a flagged pair has one, the oracle elsewhere.
 
-Clean rows: training files that are not benchmarks (MedMCQA train sample, HEAD-QA EN train, MedQA dev
-(official split, distinct from the test: the hardest boilerplate test, same exam style), PubMedQA train +
-val, MedQuAD with answers, ChatDoctor 5k, AfriMed-QA/MedExQA train, Alpaca demo). Some of them
-really are copies of benchmark items (MedMCQA repeats questions across splits), so a flagged clean row is
-checked by an independent oracle (difflib alignment of the row's prompt tokens with the matched item's
-question tokens: >= 60% of the item's question covered by aligned blocks, and for short questions >= half
-of the options present); a flagged row the oracle rejects is a false positive. FP rate = false
-positives / (clean rows - oracle-confirmed copies).
+Tiers (``confident`` candidates drop; the others only go to the judge): ``exact`` = ngram + question +
+options (the issue-3 stage, on the new normaliser), ``terms`` = distinctive-term coverage, ``cheap`` =
+both; ``candidates`` = any candidate (what the judge sees); ``semantic`` (``--semantic``) = MiniLM
+neighbours; ``judge`` (``--judge``) = the ``contamination_judge`` stage over the rows with candidates but
+no confident match. Peers: a set of normalised word n-gram strings (GPT-3 / open-instruct style, one
+shared n-gram = contaminated) at n=8 and 13, and lm-eval's ``Janitor`` (13-grams, lm-eval 0.4.13).
 
-Peer (same run): the usual n-gram decontamination (GPT-3 / open-instruct style): a Python set of
-normalised word n-gram strings of every benchmark question, context and option; a row matches when it
-shares one n-gram. No boilerplate filter, no question or option rules.
-
-    python bench/decontam_eval.py [--per-benchmark 150] [--ngrams 8 10 13 15 20]
+    flock /tmp/aloe-heavy.lock python bench/decontam_eval.py [--per-benchmark 150] [--semantic] [--judge]
 """
 
 from __future__ import annotations
@@ -36,21 +32,27 @@ from __future__ import annotations
 import argparse
 import difflib
 import functools
+import json
 import random
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
-from factory.rows import make_row  # noqa: E402
+from decontam_perturb import PERTURBATIONS, REPHRASED, plant, plant_rephrased  # noqa: E402
+
 from factory.sources import SourceConfig, load_source  # noqa: E402
 from factory.stage import is_dropped  # noqa: E402
 from filters.decontam import Decontaminate  # noqa: E402
-from filters.decontam_index import tokens  # noqa: E402
+from filters.decontam_text import tokens  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
+REPHRASED_FILE = ROOT / "bench" / "data" / "decontam" / "rephrased.jsonl"
+LABELS_FILE = ROOT / "bench" / "data" / "decontam" / "hand_labels.jsonl"
 CLEAN = [
     ("medmcqa_train_10k", "A_medical_mcqa/hpai_prompt_engine/medmcqa_val.json", "hpai_mcqa"),
     ("headqa_en_train", "A_medical_mcqa/headqa/train_HEAD_EN.json", "headqa"),
@@ -63,101 +65,14 @@ CLEAN = [
     ("medexqa_train", "A_medical_mcqa/medagents_benchmark/medexqa/train.jsonl", "medagents"),
     ("alpaca_en_demo", "D_instruction_pref/llama_factory_demo/alpaca_en_demo.json", "alpaca"),
 ]
-# Clean sources that really share items with the benchmarks (MedMCQA repeats questions across splits;
-# MIR exams repeat questions across years: HEAD-QA 2013-17 vs CareQA 2020-24). The others share none.
 OVERLAPPING = {"medmcqa_train_10k", "headqa_en_train"}
-PERTURBATIONS = ("exact", "format", "shuffle", "embed", "edit", "partial", "partial_stem")
-PROMPTS = [
-    ("You are a medical expert. Read the question below carefully and answer it.\n\n", "\n\nThink step by step and give the letter of the answer."),
-    ("Here is a practice question from my exam prep notes, can you explain it to me?\n", "\nPlease explain why the other options are wrong."),
-    ("### Instruction:\nAnswer the following multiple-choice question.\n### Input:\n", "\n### Response:"),
-]  # fmt: skip
+KINDS = PERTURBATIONS + REPHRASED
+LONG_ONLY = {"partial_stem": 20}  # scored on copied spans of at least this many words
 
 
 def load(name: str, path: str, adapter: str) -> list[dict]:
     cfg = SourceConfig(name=name, path=path, adapter=adapter)
     return [r for r in load_source(cfg, DATA) if not is_dropped(r)]
-
-
-def _format(text: str, rng: random.Random) -> str:
-    case = rng.choice([str.upper, str.lower, str.title, str.swapcase])
-    text = case(text)
-    out = []
-    for ch in text:
-        if ch in ".,;:?!()'\"-" and rng.random() < 0.5:
-            out.append(rng.choice(["", " ", ch * 2, " ; "]))
-        elif ch == " " and rng.random() < 0.3:
-            out.append(rng.choice(["  ", "\n", "\t", " \n "]))
-        else:
-            out.append(ch)
-    return "".join(out)
-
-
-def _edit(text: str, rng: random.Random, vocab: list[str]) -> str:
-    words = text.split()
-    if not words:
-        return text
-    for _ in range(max(1, len(words) // 12)):
-        i, op = rng.randrange(len(words)), rng.choice(["sub", "del", "ins", "typo"])
-        if op == "sub":
-            words[i] = rng.choice(vocab)
-        elif op == "del" and len(words) > 2:
-            del words[i]
-        elif op == "ins":
-            words.insert(i, rng.choice(vocab))
-        elif len(words[i]) > 3:
-            w, j = words[i], rng.randrange(len(words[i]) - 1)
-            words[i] = w[:j] + w[j + 1] + w[j] + w[j + 2 :]
-    return " ".join(words)
-
-
-def _labelled(options: list[str]) -> str:
-    return "\n".join(f"{chr(65 + i)}. {o}" for i, o in enumerate(options))
-
-
-def plant(item: dict, how: str, rng: random.Random, vocab: list[str], n: int) -> tuple[dict, int]:
-    """A training row copying ``item`` under perturbation ``how``; and the copied span's word count."""
-    q, ctx, opts = item["question"], item.get("context") or "", list(item.get("options") or [])
-    shuffled = rng.sample(opts, len(opts))
-    rid = f"plant:{how}:{n}"
-    stem_words = (ctx + " " + q).split()
-    if how in ("partial", "partial_stem"):
-        k = max(1, len(stem_words) // 2)
-        start = rng.randrange(len(stem_words) - k + 1)
-        span = " ".join(stem_words[start : start + k])
-        if how == "partial":
-            return make_row(
-                id=rid, source="planted", kind="mcqa", question=span, options=shuffled, answer_idx=0
-            ), k
-        pre, post = rng.choice(PROMPTS)
-        return make_row(id=rid, source="planted", kind="qa", question=pre + span + post, answer="..."), k
-    words = len(stem_words)
-    if how == "exact":
-        return make_row(
-            id=rid, source="planted", kind="mcqa", question=q, context=ctx or None, options=opts, answer_idx=0
-        ), words
-    if how == "format":
-        return make_row(id=rid, source="planted", kind="mcqa", question=_format(q, rng), context=_format(ctx, rng) or None,
-                        options=[_format(o, rng) for o in opts], answer_idx=0), words  # fmt: skip
-    if how == "shuffle":
-        return make_row(
-            id=rid,
-            source="planted",
-            kind="mcqa",
-            question=q,
-            context=ctx or None,
-            options=shuffled,
-            answer_idx=0,
-        ), words
-    if how == "embed":
-        pre, post = rng.choice(PROMPTS)
-        body = (ctx + "\n" if ctx else "") + q + "\n" + _labelled(shuffled)
-        return make_row(
-            id=rid, source="planted", kind="qa", question=pre + body + post, answer="The answer is A."
-        ), words
-    edited = make_row(id=rid, source="planted", kind="mcqa", question=_edit(q, rng, vocab),
-                      context=_edit(ctx, rng, vocab) if ctx else None, options=opts, answer_idx=0)  # fmt: skip
-    return edited, words
 
 
 @functools.cache
@@ -166,7 +81,12 @@ def _reader() -> Decontaminate:
 
 
 def prompt_tokens(row: dict) -> list[str]:
-    return _reader()._texts(row)[0]
+    parts, opts = _reader()._parts(row)
+    return [t for p in parts + opts for t in tokens(p)]
+
+
+def prompt_text(row: dict) -> str:
+    return _reader().prompt_text(row)
 
 
 def oracle_copy(row: dict, item: dict) -> bool:
@@ -184,73 +104,11 @@ def oracle_copy(row: dict, item: dict) -> bool:
     return covered >= 0.6 and present * 2 >= len(opts)
 
 
-def run_stage_keys(stage: Decontaminate, rows: list[dict]) -> tuple[list[dict], float, float]:
-    stage.bind_runtime({"data_dir": str(DATA)})
-    t0 = time.perf_counter()
-    stage.setup()
-    build = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    keys = []
-    for i in range(0, len(rows), stage.batch_size):
-        keys += stage.keys(rows[i : i + stage.batch_size])
-    return keys, build, time.perf_counter() - t0
-
-
-def peer_items(items: list[dict], rows: list[dict], n: int) -> tuple[list[int | None], float]:
-    """The peer: which item (index) each row shares an n-gram string with, or None; and the seconds."""
-    grams: dict[str, int] = {}
-    for k, it in enumerate(items):
-        for text in [it["question"], it.get("context") or "", *(it.get("options") or [])]:
-            t = tokens(text)
-            for i in range(len(t) - n + 1):
-                grams.setdefault(" ".join(t[i : i + n]), k)
-    start = time.perf_counter()
-    out: list[int | None] = []
-    for row in rows:
-        t = prompt_tokens(row)
-        out.append(
-            next(
-                (grams[g] for g in (" ".join(t[i : i + n]) for i in range(len(t) - n + 1)) if g in grams),
-                None,
-            )
-        )
-    return out, time.perf_counter() - start
-
-
-def score(
-    flags: list[str | None], planted: list[tuple[str, str, int]], clean: list[dict], by_id: dict
-) -> dict:
-    """Recall per perturbation (planted rows first in ``flags``), FP on the clean rows after them."""
-    res: dict = {}
-    for how in PERTURBATIONS:
-        idx = [i for i, (h, _, w) in enumerate(planted) if h == how and (how != "partial_stem" or w >= 20)]
-        res[how] = sum(flags[i] is not None for i in idx) / max(len(idx), 1)
-    fp, copies, fp_rows, flagged_indep = 0, 0, [], 0
-    for row, item_id in zip(clean, flags[len(planted) :], strict=True):
-        if item_id is None:
-            continue
-        flagged_indep += row["source"] not in OVERLAPPING
-        if oracle_copy(row, by_id[item_id]):
-            copies += 1
-        else:
-            fp += 1
-            fp_rows.append((row, item_id))
-    indep = sum(r["source"] not in OVERLAPPING for r in clean)
-    res.update(fp=fp, copies=copies, fp_rate=fp / max(len(clean) - copies, 1), fp_rows=fp_rows,
-               indep=f"{flagged_indep}/{indep}")  # fmt: skip
-    return res
-
-
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--per-benchmark", type=int, default=150)
-    ap.add_argument("--ngrams", type=int, nargs="+", default=[8, 10, 13, 15, 20])
-    ap.add_argument("--seed", type=int, default=0)
-    args = ap.parse_args()
+def build_rows(args) -> tuple[list[dict], list[tuple[str, str, int]], list[dict], dict]:
+    """Planted rows (with their kind, benchmark and copied words), clean rows, benchmark items by id."""
     rng = random.Random(args.seed)
-    bench = Decontaminate(include=["medical"])
-    items, by_id, sampled = [], {}, []
-    for cfg in bench.all_benchmarks():
+    items, sampled = [], []
+    for cfg in _reader().all_benchmarks():
         rows = [r for r in load_source(cfg, DATA) if not is_dropped(r) and r.get("question")]
         items += rows
         sampled += [(cfg.name, r) for r in rng.sample(rows, min(args.per_benchmark, len(rows)))]
@@ -263,96 +121,209 @@ def main() -> None:
             row, words = plant(item, how, rng, vocab, n)
             planted_rows.append(row)
             planted.append((how, name, words))
-    rows = planted_rows + clean
-    print(f"{len(items)} benchmark items, {len(sampled)} sampled x {len(PERTURBATIONS)} perturbations = "
-          f"{len(planted_rows)} planted rows; {len(clean)} clean rows\n")  # fmt: skip
+    if REPHRASED_FILE.exists():
+        for n, line in enumerate(REPHRASED_FILE.read_text().splitlines()):
+            rec = json.loads(line)
+            for how in REPHRASED:
+                if how == "rephrase_mcq" and rec["benchmark"] == "pubmedqa_test":
+                    continue  # yes/no/maybe: the MCQA row is the question alone
+                planted_rows.append(plant_rephrased(rec, how, rng, n))
+                planted.append((how, rec["benchmark"], len(rec["question"].split())))
+    return planted_rows, planted, clean, by_id
 
-    configs = [(f"decontaminate n={n}", {"ngram": n}) for n in args.ngrams]
-    configs += [
-        ("decontaminate n=13, min_ngram_share=0.1", {"ngram": 13, "min_ngram_share": 0.1}),
-        ("decontaminate n=13, min_ngram_share=0.3", {"ngram": 13, "min_ngram_share": 0.3}),
-        ("decontaminate n=10, min_ngram_share=0.3", {"ngram": 10, "min_ngram_share": 0.3}),
-        ("decontaminate n=13, n-grams only", {"ngram": 13, "question_match": False}),
-        ("decontaminate n=8, no boilerplate filter", {"ngram": 8, "max_ngram_df": 10**9, "min_rare_tokens": 0, "min_ngram_share": 0.0}),
-    ]  # fmt: skip
-    head = (
-        "| method | "
-        + " | ".join(PERTURBATIONS[:-1])
-        + " | partial_stem (long) | flagged, independent clean sources | all flagged: oracle copy / not | FP rate (upper bound) | rows/s (1 core) | index build s |"
-    )
-    table = [head, "|" + "---|" * (head.count("|") - 1)]
-    results = {}
-    for label, params in configs:
-        stage = Decontaminate(include=["medical"], **params)
-        keys, build, secs = run_stage_keys(stage, rows)
-        flags = [
-            None if k["match"] is None else k["match"].split(" item=", 1)[1].split(" ", 1)[0] for k in keys
-        ]
-        res = score(flags, planted, clean, by_id)
-        results[label] = (res, flags)
-        table.append(_line(label, res, len(rows) / secs, f"{build:.1f}"))
-    for n in args.ngrams:
-        found, secs = peer_items(items, rows, n)
-        flags = [None if k is None else items[k]["id"] for k in found]
-        table.append(
-            _line(
-                f"peer: n-gram string set, n={n}", score(flags, planted, clean, by_id), len(rows) / secs, "-"
+
+@functools.cache
+def hand_labels() -> dict[tuple[str, str], bool]:
+    """(row id, item id) -> copy or not, for flagged clean rows checked by hand (bench/data/decontam)."""
+    if not LABELS_FILE.exists():
+        return {}
+    recs = [json.loads(x) for x in LABELS_FILE.read_text().splitlines() if x.strip()]
+    return {(r["row"], r["item"]): r["copy"] for r in recs}
+
+
+def score(flags: list[str | None], planted, clean: list[dict], by_id: dict) -> dict:
+    """Recall per kind (planted rows first in ``flags``), false positives on the clean rows after them:
+    ``fp`` by the oracle (every flag on an independent source counts; an upper bound), ``fp_checked`` with
+    the hand labels where a flagged pair has one."""
+    res: dict = {}
+    for how in KINDS:
+        idx = [i for i, (h, _, w) in enumerate(planted) if h == how and w >= LONG_ONLY.get(how, 0)]
+        res[how] = sum(flags[i] is not None for i in idx) / len(idx) if idx else None
+    fp, copies, fp_rows, indep_flags, checked = 0, 0, [], 0, 0
+    labels = hand_labels()
+    for row, item_id in zip(clean, flags[len(planted) :], strict=True):
+        if item_id is None:
+            continue
+        indep_flags += row["source"] not in OVERLAPPING
+        oracle = row["source"] in OVERLAPPING and oracle_copy(row, by_id[item_id])
+        copies += oracle
+        fp += not oracle
+        checked += not labels.get((row["id"], item_id), oracle)
+        if not oracle:
+            fp_rows.append((row, item_id))
+    indep = sum(r["source"] not in OVERLAPPING for r in clean)
+    res.update(fp=fp, copies=copies, fp_rate=fp / len(clean), fp_rows=fp_rows, indep=f"{indep_flags}/{indep}",
+               fp_checked=checked / len(clean))  # fmt: skip
+    return res
+
+
+def candidates(stage: Decontaminate, rows: list[dict]) -> tuple[list[list], float]:
+    """Every row's candidates (cheap tiers), and the seconds it took (index already built)."""
+    stage.setup()
+    start = time.perf_counter()
+    out = []
+    for i in range(0, len(rows), stage.batch_size):
+        out += stage.candidates(rows[i : i + stage.batch_size])
+    return out, time.perf_counter() - start
+
+
+def flags_of(cands: list[list], kinds: set[str] | None, confident: bool = True) -> list[str | None]:
+    out = []
+    for cs in cands:
+        hit = [c for c in cs if (kinds is None or kinds & set(c.tiers)) and (c.confident or not confident)]
+        out.append(hit[0].item if hit else None)
+    return out
+
+
+def ngram_peer(items: list[dict], rows: list[dict], n: int) -> tuple[list[str | None], float]:
+    """The usual decontamination: one shared normalised word n-gram with an item = contaminated."""
+    grams: dict[str, str] = {}
+    for it in items:
+        for text in [it["question"], it.get("context") or "", *(it.get("options") or [])]:
+            t = tokens(text)
+            for i in range(len(t) - n + 1):
+                grams.setdefault(" ".join(t[i : i + n]), it["id"])
+    start = time.perf_counter()
+    out = []
+    for row in rows:
+        t = prompt_tokens(row)
+        out.append(
+            next(
+                (grams[g] for g in (" ".join(t[i : i + n]) for i in range(len(t) - n + 1)) if g in grams),
+                None,
             )
         )
-    print("\n".join(table))
-    _details(results.get("decontaminate n=13"), planted, clean)
-    _speed(items, clean)
+    return out, time.perf_counter() - start
 
 
-def _speed(items: list[dict], clean: list[dict], repeats: int = 3) -> None:
-    """Rows/s on the clean rows, best of ``repeats`` alternating runs (the machine is shared)."""
+def janitor_peer(items: list[dict], rows: list[dict]) -> tuple[list[str | None], float]:
+    """lm-eval's Janitor (GPT-3 style 13-grams; its Python path: the C++ helper is not shipped in the
+    wheel). A row is contaminated when ``clean`` cuts anything out of it. It does not say which item, so
+    the flag names the first item sharing one of its n-grams (for the oracle)."""
+    from lm_eval.decontamination.janitor import Janitor, word_ngrams
+
+    jan = Janitor(ngram_n=13)
+    owner: dict[str, str] = {}
+    for it in items:
+        for text in [it["question"], it.get("context") or "", *(it.get("options") or [])]:
+            norm = jan.normalize_string(text)
+            jan.register_contaminant_python(text)
+            for g in word_ngrams(norm, 13):
+                owner.setdefault(g, it["id"])
+    start = time.perf_counter()
+    out = []
+    for row in rows:
+        text = prompt_text(row)
+        dirty = jan.clean_python(text) != [text]
+        out.append(next((owner[g] for g in word_ngrams(jan.normalize_string(text), 13) if g in owner), None)
+                   if dirty else None)  # fmt: skip
+    return out, time.perf_counter() - start
+
+
+def line(label: str, res: dict, rate: float | None, extra: str = "") -> str:
+    cells = " | ".join("-" if res[h] is None else f"{res[h]:.3f}" for h in KINDS)
+    speed = f"{rate:,.0f}" if rate else "-"
+    return (f"| {label} | {cells} | {res['indep']} | {res['copies']} / {res['fp']} | {res['fp_rate'] * 100:.3f}% | "
+            f"{res['fp_checked'] * 100:.3f}% | {speed} |{extra}")  # fmt: skip
+
+
+def head(extra: str = "") -> list[str]:
+    cols = [h if h not in LONG_ONLY else f"{h} ({LONG_ONLY[h]}+ words)" for h in KINDS]
+    h = (
+        "| method | "
+        + " | ".join(cols)
+        + " | flagged, independent clean | flagged clean: oracle copy / not | FP (oracle, upper bound) | FP (hand-checked) | rows/s |"
+        + extra
+    )
+    return [h, "|" + "---|" * (h.count("|") - 1)]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--per-benchmark", type=int, default=150)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--semantic", action="store_true", help="also the MiniLM neighbour tier")
+    ap.add_argument("--judge", action="store_true", help="also the local LLM judge over the candidates")
+    ap.add_argument("--no-peers", action="store_true")
+    args = ap.parse_args()
+    planted_rows, planted, clean, by_id = build_rows(args)
+    rows = planted_rows + clean
+    print(f"{len(by_id)} benchmark items; {len(planted_rows)} planted rows "
+          f"({Counter(h for h, _, _ in planted)}); {len(clean)} clean rows\n")  # fmt: skip
     stage = Decontaminate(include=["medical"])
-    run_stage_keys(stage, clean[:100])
-    best: dict[str, float] = {}
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        for i in range(0, len(clean), stage.batch_size):
-            stage.keys(clean[i : i + stage.batch_size])
-        best["decontaminate (default, n=13)"] = max(
-            best.get("decontaminate (default, n=13)", 0), len(clean) / (time.perf_counter() - t0)
+    stage.bind_runtime({"data_dir": str(DATA)})
+    t0 = time.perf_counter()
+    stage.setup()
+    print(f"index build {time.perf_counter() - t0:.1f} s, {stage._index.stats()}\n")
+    cands, secs = candidates(stage, rows)
+    table = head()
+    for label, kinds in [("exact tiers (ngram, question, options)", {"ngram", "question", "options"}),
+                         ("terms tier", {"terms"}), ("cheap tiers (all confident)", None)]:  # fmt: skip
+        table.append(line(label, score(flags_of(cands, kinds), planted, clean, by_id), None))
+    cheap = score(flags_of(cands, None), planted, clean, by_id)
+    anyc = score(flags_of(cands, None, confident=False), planted, clean, by_id)
+    share = sum(1 for c in cands[len(planted_rows) :] if c and not c[0].confident) / len(clean)
+    table.append(line("any candidate (what the judge sees)", anyc, None))
+    if not args.no_peers:
+        items = list(by_id.values())
+        for n in (8, 13):
+            found, s = ngram_peer(items, rows, n)
+            table.append(
+                line(f"peer: n-gram string set, n={n}", score(found, planted, clean, by_id), len(rows) / s)
+            )
+        found, s = janitor_peer(items, rows)
+        table.append(
+            line("peer: lm-eval Janitor (13-gram)", score(found, planted, clean, by_id), len(rows) / s)
         )
-        _, secs = peer_items(items, clean, 13)
-        best["peer: n-gram string set, n=13"] = max(
-            best.get("peer: n-gram string set, n=13", 0), len(clean) / secs
-        )
-        t0 = time.perf_counter()
-        for r in clean:
-            prompt_tokens(r)
-        best["tokenising only (shared by both)"] = max(
-            best.get("tokenising only (shared by both)", 0), len(clean) / (time.perf_counter() - t0)
-        )
-    print(f"\nSpeed on the {len(clean)} clean rows, one process (one core), best of {repeats}:\n")
-    print("| method | rows/s |\n|---|---|")
-    for k, v in best.items():
-        print(f"| {k} | {v:,.0f} |")
+    print("\n".join(table))
+    print(f"\nclean rows with candidates but no confident match (sent to the judge): {share:.2%}")
+    print(f"cheap tiers, all rows: {len(rows) / secs:,.0f} rows/s (one process)")
+    _details(cheap, cands, planted, clean)
+    _speed(stage, clean)
 
 
-def _line(label: str, res: dict, rate: float, build: str) -> str:
-    cells = " | ".join(f"{res[h]:.3f}" for h in PERTURBATIONS)
-    return f"| {label} | {cells} | {res['indep']} | {res['copies']} / {res['fp']} | {res['fp_rate'] * 100:.3f}% | {rate:,.0f} | {build} |"
-
-
-def _details(entry, planted, clean) -> None:
-    if entry is None:
-        return
-    res, flags = entry
-    print("\nDefault (n=13): recall per benchmark and perturbation\n")
+def _details(res: dict, cands, planted, clean) -> None:
     names = sorted({b for _, b, _ in planted})
-    print("| benchmark | " + " | ".join(PERTURBATIONS) + " |\n|" + "---|" * (len(PERTURBATIONS) + 1))
+    print("\nCheap tiers: recall per benchmark and kind\n")
+    print("| benchmark | " + " | ".join(KINDS) + " |\n|" + "---|" * (len(KINDS) + 1))
     for b in names:
         cells = []
-        for how in PERTURBATIONS:
-            idx = [i for i, (h, n, _) in enumerate(planted) if h == how and n == b]
-            cells.append(f"{sum(flags[i] is not None for i in idx) / max(len(idx), 1):.3f}")
+        for how in KINDS:
+            idx = [
+                i for i, (h, n, w) in enumerate(planted) if h == how and n == b and w >= LONG_ONLY.get(how, 0)
+            ]
+            hit = sum(any(c.confident for c in cands[i]) for i in idx)
+            cells.append(f"{hit / len(idx):.3f}" if idx else "-")
         print(f"| {b} | " + " | ".join(cells) + " |")
-    print(f"\nFalse positives at n=13 ({res['fp']}):")
-    for row, item in res["fp_rows"][:10]:
-        print(f"- {row['id']}: {' '.join(prompt_tokens(row))[:160]!r}\n  vs {item}")
+    kinds = Counter(c[0].kind for c in cands[: len(planted)] if c and c[0].confident)
+    print(f"\nconfident matches on planted rows by kind: {dict(kinds)}")
+    print(f"\nFalse positives of the cheap tiers ({res['fp']}):")
+    for row, item in res["fp_rows"][:15]:
+        print(f"- {row['id']}: {' '.join(prompt_tokens(row))[:150]!r}\n  vs {item}")
+
+
+def _speed(stage: Decontaminate, clean: list[dict], repeats: int = 3) -> None:
+    """Rows/s of the cheap tiers on the clean rows, best of ``repeats`` (the machine is shared)."""
+    best = 0.0
+    for _ in range(repeats):
+        _, secs = candidates(stage, clean)
+        best = max(best, len(clean) / secs)
+    t0 = time.perf_counter()
+    for r in clean:
+        prompt_tokens(r)
+    tok = len(clean) / (time.perf_counter() - t0)
+    print(f"\nSpeed on the {len(clean)} clean rows, one process, best of {repeats}: cheap tiers {best:,.0f} rows/s "
+          f"(normalising alone {tok:,.0f} rows/s)")  # fmt: skip
 
 
 if __name__ == "__main__":

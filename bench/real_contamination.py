@@ -1,9 +1,10 @@
 """Real contamination: rows of the training files in ../shared/data that copy a benchmark item.
 
-Runs the ``decontaminate`` stage (default params, ``include: [medical]``) over every train-usable MCQA /
-open-QA file of ../shared/data, prints a markdown table (rows, rows flagged, by match kind, top benchmarks)
-and a sample of flagged pairs (spread over the files with hits) side by side (training row | benchmark item) to check by hand, with the
-verdict of the difflib oracle of bench/decontam_eval.py beside each.
+Runs the cheap tiers of the ``decontaminate`` stage (default params, ``include: [medical]``) over every
+train-usable MCQA / open-QA file of ../shared/data, prints a markdown table (rows, rows dropped, by match
+kind, rows left to the judge, top benchmarks) and a sample of dropped pairs (spread over the files with
+hits) side by side (training row | benchmark item) to check by hand, with the verdict of the difflib
+oracle of bench/decontam_eval.py beside each.
 
     python bench/real_contamination.py [--pairs 12] [--ngram 13]
 """
@@ -20,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from decontam_eval import DATA, load, oracle_copy, prompt_tokens, run_stage_keys  # noqa: E402
+from decontam_eval import DATA, candidates, load, oracle_copy, prompt_tokens  # noqa: E402
 
 from factory.sources import load_source  # noqa: E402
 from factory.stage import is_dropped  # noqa: E402
@@ -51,42 +52,42 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     stage = Decontaminate(include=["medical"], ngram=args.ngram)
+    stage.bind_runtime({"data_dir": str(DATA)})
     items = {
         r["id"]: r for cfg in stage.all_benchmarks() for r in load_source(cfg, DATA) if not is_dropped(r)
     }
+    kinds = ("ngram", "question", "options", "terms")
     print(
-        "| training file | rows | flagged | ngram | question | options | oracle-confirmed | top benchmarks |"
+        f"| training file | rows | dropped | {' | '.join(kinds)} | oracle-confirmed | to the judge | top benchmarks |"
     )
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     flagged_all = []
     for name, path, adapter in TRAIN:
         rows = load(name, path, adapter)
-        keys, _, _ = run_stage_keys(stage, rows)
-        hits = [(r, k) for r, k in zip(rows, keys, strict=True) if k["match"]]
-        kinds = Counter(k["hit_benchmarks"].split("|")[0] for _, k in hits)
-        benches = Counter(b for _, k in hits for b in k["hit_benchmarks"].split("|")[1].split(","))
-        confirmed = sum(oracle_copy(r, items[_item(k)]) for r, k in hits)
-        top = ", ".join(f"{b} {c}" for b, c in benches.most_common(3))
-        print(f"| {name} | {len(rows)} | {len(hits)} | {kinds['ngram']} | {kinds['question']} | "
-              f"{kinds['options']} | {confirmed} | {top} |")  # fmt: skip
-        flagged_all += [(name, r, k) for r, k in hits]
+        cands, _ = candidates(stage, rows)
+        hits = [(r, next(c for c in cs if c.confident)) for r, cs in zip(rows, cands, strict=True)
+                if any(c.confident for c in cs)]  # fmt: skip
+        judge = sum(1 for cs in cands if cs and not any(c.confident for c in cs))
+        per_kind = Counter(c.kind for _, c in hits)
+        benches = Counter(b for _, c in hits for b in [c.benchmark, *(i.split(":")[0] for i in c.also)])
+        confirmed = sum(oracle_copy(r, items[c.item]) for r, c in hits)
+        top = ", ".join(f"{b} {n}" for b, n in benches.most_common(3))
+        cells = " | ".join(str(per_kind[k]) for k in kinds)
+        print(f"| {name} | {len(rows)} | {len(hits)} | {cells} | {confirmed} | {judge} | {top} |")
+        flagged_all += [(name, r, c) for r, c in hits]
     rng = random.Random(args.seed)
     by_file: dict[str, list] = {}
     for entry in flagged_all:
         by_file.setdefault(entry[0], []).append(entry)
     per_file = -(-args.pairs // max(len(by_file), 1))  # spread the sample over the files with hits
     sample = [e for entries in by_file.values() for e in rng.sample(entries, min(per_file, len(entries)))]
-    print(f"\nSample of {len(sample)} flagged pairs (training row | benchmark item):\n")
-    for _name, row, key in sample:
-        item = items[_item(key)]
-        print(f"### {row['id']}  ->  {item['id']}  [{key['match'].split(' match=')[1][:90]}]")
+    print(f"\nSample of {len(sample)} dropped pairs (training row | benchmark item):\n")
+    for _name, row, cand in sample:
+        item = items[cand.item]
+        print(f"### {row['id']}  ->  {item['id']}  [{cand.kind}: {cand.evidence[:90]}]")
         print(f"- oracle: {'copy' if oracle_copy(row, item) else 'NOT a copy'}")
         print(f"- train: {' '.join(prompt_tokens(row))[:400]}")
         print(f"- bench: {' '.join(prompt_tokens(item))[:400]}\n")
-
-
-def _item(key: dict) -> str:
-    return key["match"].split(" item=", 1)[1].split(" ", 1)[0]
 
 
 if __name__ == "__main__":

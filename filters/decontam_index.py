@@ -1,53 +1,56 @@
-"""The n-gram index behind the ``decontaminate`` stage: normalisation, hashing and matching.
+"""The benchmark index behind decontamination: every benchmark item, and the cheap tiers that find the
+items a training text copies. Also the reusable API (``BenchmarkIndex.build(benchmarks, data_dir)``,
+``.match(texts)``) for any code that asks "is this text a benchmark item?".
 
-Text is normalised to lower-case word tokens (NFKC, casefold; every run of punctuation, symbols or
-whitespace only separates), so case, punctuation and spacing changes never break a match. Tokens become
-ids of the benchmark vocabulary (a token no benchmark item uses is id 0, so a window holding it cannot
-match) and windows are hashed with a 64-bit polynomial hash over random per-token values. Prefix sums
-give the hash of any window in O(1), so a whole batch is hashed and looked up with numpy.
+Text is normalised by ``filters.decontam_text`` (case, punctuation, spacing, clinical shorthand, light
+stems) and mapped to ids of the benchmark vocabulary; a training token no item uses is mapped to the
+benchmark token one typo away (``TypoFixer``), else id 0, which no window holding it can match. Items
+whose normalised question and context are equal are one group (copies of one item across benchmark files).
 
-Three match kinds, each naming the benchmark item found (see ``Rules``):
+Tiers, each giving candidates ``(item, kind, score, confident)`` (see ``Rules`` for the knobs):
 
-- ``ngram``: the row shares at least ``min_ngram_matches`` distinct n-grams with one item (its question,
-  context or an option), and at least ``min_ngram_share`` of the item's n-grams: a copied item, even
-  edited or cut in half, shares a large part of them; shared clinical boilerplate ("a 0 year old man is
-  brought to the emergency department by his wife", a lab panel) only a few. Boilerplate n-grams are never indexed: those found in more than ``max_ngram_df``
-  distinct items, and those with fewer than ``min_rare_tokens`` rare tokens (a token is rare when at most
-  ``rare_token_df`` of the items use it): "which of the following is the most appropriate next step in
-  management of" is made of common tokens only, whatever its exact wording.
-- ``question``: the item's whole normalised question is a run of the row's tokens (alone or embedded in
-  a longer prompt); it counts when the question has ``question_alone_tokens`` tokens, two rare ones, and
-  is unique among the benchmarks, or when ``min_option_matches`` of the item's options are in the row.
-- ``options``: an MCQA row holding ``option_rule_min`` of the item's options (any order, rare ones only)
-  whose prompt holds ``min_question_overlap`` of the IDF weight of the item's question tokens (short,
-  edited questions: common words weigh little, so a long row cannot cover a question by chance).
+- ``ngram``: shared distinct word n-grams with one item (question, context or an option), as a share of
+  the item's n-grams; confident from ``min_ngram_share``. Boilerplate n-grams are never indexed: those in
+  more than ``max_ngram_df`` items and those without ``min_rare_tokens`` rare tokens.
+- ``question``: the item's whole question is a run of the row's tokens (alone or inside a longer prompt);
+  confident when the question is long (``question_alone_tokens``), has two rare tokens and is unique, or
+  when ``min_option_matches`` of the item's options are in the row (an option counts when 60% of its
+  distinct tokens are: reworded options count too); otherwise a candidate.
+- ``options``: an MCQA row holding ``option_rule_min`` of the item's options (any order, rare options)
+  and ``min_question_overlap`` of the IDF weight of the item's question tokens; fewer: a candidate.
+- ``terms``: distinctive-term coverage in any order (``filters.decontam_terms``): confident when the row
+  holds ``term_drop`` of the item's term weight, or is a partial copy (``term_partial_row`` of the row's
+  terms from the item and ``term_partial_item`` of the item's), with ``term_min_count`` shared terms;
+  a candidate from ``candidate_cover``. Two of the shared terms must be question terms (items whose
+  question is generic are told apart by their options, which different questions share).
 """
 
 from __future__ import annotations
 
-import re
-import unicodedata
-from collections import Counter, defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-_WORD = re.compile(r"[^\W_]+", re.UNICODE)
-_P = 0x9E3779B97F4A7C15  # odd, so invertible modulo 2**64
-_BITS = 1 << 23
-Row = tuple[list[str], list[list[str]]]  # prompt tokens, option tokens (MCQA rows; else empty)
+from filters.decontam_hash import Hasher, Table
+from filters.decontam_terms import TermIndex
+from filters.decontam_text import Encoder, TypoFixer, tokens
 
-
-def tokens(text: str) -> list[str]:
-    """Lower-case word tokens of ``text``; punctuation, symbols and whitespace only separate. (Numbers
-    stay: reading every number as ``0`` was measured to lose recall without removing the lab-panel
-    false positives, see BENCHMARKS.md ("Benchmark decontamination").)"""
-    return _WORD.findall(unicodedata.normalize("NFKC", text).casefold())
+Row = tuple[list[str], list[str]]  # the texts on the checked side, the options (MCQA rows; else empty)
+SHIPPED = Path(__file__).resolve().parents[1] / "recipes" / "benchmarks"
+_ORDER = {
+    "ngram": 0,
+    "question": 1,
+    "options": 2,
+    "terms": 3,
+    "semantic": 4,
+}  # the evidence a candidate shows
 
 
 @dataclass(frozen=True)
 class Rules:
-    """How a row matches an item (the stage's params, see ``filters.decontam``)."""
+    """How a row matches an item (the ``decontaminate`` stage's params of the same names)."""
 
     ngram: int = 13
     min_ngram_matches: int = 1
@@ -62,7 +65,21 @@ class Rules:
     min_option_matches: int = 2
     option_rule_min: int = 3
     min_question_overlap: float = 0.6
+    min_row_overlap: float = 0.4
     max_option_df: int = 20
+    typos: bool = True
+    terms: bool = True
+    term_max_df: float = 0.02
+    term_drop: float = 0.75
+    term_question: float = 0.6
+    term_row: float = 0.3
+    term_min_count: int = 5
+    term_partial_row: float = 0.9
+    term_partial_item: float = 0.5
+    term_partial_question: float = 0.3
+    candidate_cover: float = 0.5
+    verify_pairs: float = 0.45
+    max_candidates: int = 3
 
 
 @dataclass
@@ -73,103 +90,58 @@ class Group:
     question: list[str]
     context: list[str]
     options: list[str]  # normalised options (tokens joined by spaces)
+    text: str = ""  # the first member's context and question, as written
+    raw_options: list[str] = field(default_factory=list)  # its options, as written
     question_df: int = 1
     question_rare: int = 0  # distinct rare tokens of the question
 
 
 @dataclass(frozen=True)
-class Match:
-    group: int
-    kind: str  # ngram | question | options
+class Candidate:
+    """A benchmark item a text may copy: ``kind`` is the tier that found it, ``score`` its strength in
+    [0, 1] (n-gram share, question coverage, term coverage...), ``confident`` whether the tier alone
+    calls it a copy; ``also``: the same item in other benchmark files."""
+
+    benchmark: str
+    item: str
+    kind: str
+    score: float
+    confident: bool
     evidence: str
-
-
-class Table:
-    """Window hash -> item groups, as a sorted-key CSR table (numpy lookups)."""
-
-    def __init__(self, hashes: np.ndarray, groups: np.ndarray, max_df: int | None = None):
-        """From parallel arrays of (hash, group) pairs; keys in more than ``max_df`` groups are left out."""
-        order = np.lexsort((groups, hashes))
-        hashes, groups = hashes[order], groups[order]
-        if len(hashes):
-            new = np.ones(len(hashes), bool)
-            new[1:] = (hashes[1:] != hashes[:-1]) | (groups[1:] != groups[:-1])
-            hashes, groups = hashes[new], groups[new]
-        keys, first, df = np.unique(hashes, return_index=True, return_counts=True)
-        self.dropped = 0
-        if max_df is not None:
-            keep = df <= max_df
-            self.dropped = int((~keep).sum())
-            groups = groups[np.repeat(keep, df)]
-            keys, df = keys[keep], df[keep]
-        self.keys, self.df, self.groups = keys, df, groups
-        self.starts = np.zeros(len(keys) + 1, np.int64)
-        self.starts[1:] = np.cumsum(df)
-        # A bitmap on the low hash bits: most windows miss it, and a gather is far cheaper than a search.
-        self.bits = np.zeros(_BITS, bool)
-        self.bits[(keys & np.uint64(_BITS - 1)).astype(np.int64)] = True
-
-    def find(self, hashes: np.ndarray) -> np.ndarray:
-        """Index into ``keys`` of each hash, or -1."""
-        out = np.full(len(hashes), -1, np.int64)
-        if not len(self.keys) or not len(hashes):
-            return out
-        maybe = np.flatnonzero(self.bits[(hashes & np.uint64(_BITS - 1)).astype(np.int64)])
-        idx = np.searchsorted(self.keys, hashes[maybe])
-        idx[idx >= len(self.keys)] = 0
-        out[maybe] = np.where(self.keys[idx] == hashes[maybe], idx, -1)
-        return out
-
-    def of(self, key_index: int) -> np.ndarray:
-        return self.groups[self.starts[key_index] : self.starts[key_index + 1]]
-
-
-class Hasher:
-    """Token ids -> window hashes; shared by the index and the rows so both hash alike."""
-
-    def __init__(self, vocab_size: int, seed: int = 0):
-        rng = np.random.default_rng(seed)
-        self.values = rng.integers(1, 2**63, size=vocab_size, dtype=np.uint64)
-        self.values[0] = 0
-        self._pw = np.ones(1, np.uint64)
-        self._inv = np.ones(1, np.uint64)
-
-    def _powers(self, n: int) -> tuple[np.ndarray, np.ndarray]:
-        if len(self._pw) < n:
-            pw = np.full(n, _P, np.uint64)
-            inv = np.full(n, pow(_P, -1, 1 << 64), np.uint64)
-            pw[0] = inv[0] = 1
-            self._pw, self._inv = np.cumprod(pw, dtype=np.uint64), np.cumprod(inv, dtype=np.uint64)
-        return self._pw[:n], self._inv[:n]
-
-    def prepare(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Prefix hashes and prefix unknown-token counts of ``ids`` (for ``windows``)."""
-        n = len(ids)
-        pw, _ = self._powers(n + 1)
-        prefix = np.zeros(n + 1, np.uint64)
-        prefix[1:] = np.cumsum(self.values[ids] * pw[:n], dtype=np.uint64)
-        bad = np.zeros(n + 1, np.int64)
-        bad[1:] = np.cumsum(ids == 0)
-        return prefix, bad
-
-    def windows(self, prefix: np.ndarray, bad: np.ndarray, length: int) -> tuple[np.ndarray, np.ndarray]:
-        """Hash of every window of ``length`` tokens, and whether it holds no unknown token."""
-        m = len(prefix) - length
-        if m <= 0:
-            return np.empty(0, np.uint64), np.empty(0, bool)
-        _, inv = self._powers(m)
-        h = (prefix[length:] - prefix[:m]) * inv
-        return h, (bad[length:] - bad[:m]) == 0
+    group: int
+    also: tuple[str, ...] = ()
+    tiers: tuple[str, ...] = ()  # every tier that found the item (confidently, for a confident one)
 
 
 class BenchmarkIndex:
-    """Built once per worker: ``add`` every benchmark item, ``finish``, then ``match_batch`` rows."""
+    """``add`` every benchmark item, ``finish``, then ``match_rows`` / ``match``; or ``build`` at once."""
 
-    def __init__(self, rules: Rules):
-        self.rules = rules
+    def __init__(self, rules: Rules | None = None):
+        self.rules = rules or Rules()
         self.vocab: dict[str, int] = {"": 0}
         self.groups: list[Group] = []
         self._by_key: dict[tuple, int] = {}
+        self.fixer: TypoFixer | None = None
+        self.encoder: Encoder | None = None
+
+    # -- building ---------------------------------------------------------------------------------
+    @classmethod
+    def build(cls, benchmarks: list[Any], data_dir: str | Path, rules: Rules | None = None, **knobs):
+        """An index of ``benchmarks``: shipped list names (``"medical"``), recipe source entries
+        (``SourceConfig`` or dicts) or both, read from ``data_dir``; ``knobs`` override ``Rules`` fields."""
+        from factory.sources import SourceConfig, load_source
+        from factory.stage import is_dropped
+
+        index = cls(rules or Rules(**knobs))
+        for cfg in benchmark_entries(benchmarks):
+            assert isinstance(cfg, SourceConfig)
+            for row in load_source(cfg, Path(data_dir)):
+                if not is_dropped(row) and row.get("question"):
+                    index.add(
+                        cfg.name, row["id"], row["question"], row.get("context"), row.get("options") or []
+                    )
+        index.finish()
+        return index
 
     def add(self, benchmark: str, item_id: str, question: str, context: str | None, options: list[str]):
         q, c = tokens(question or ""), tokens(context or "")
@@ -177,43 +149,36 @@ class BenchmarkIndex:
         for t in q + c + " ".join(opts).split():
             if t not in self.vocab:
                 self.vocab[t] = len(self.vocab)
-        key = (tuple(q), tuple(c))
+        # copies of one item in several files share a group; a short question (often generic: "Which of
+        # the following is true") is told apart by its options
+        key = (tuple(q), tuple(c)) if len(q) + len(c) >= 8 else (tuple(q), tuple(c), tuple(sorted(opts)))
         if key in self._by_key:
             g = self.groups[self._by_key[key]]
             g.members.append((benchmark, item_id))
             g.options += [o for o in opts if o not in g.options]
             return
         self._by_key[key] = len(self.groups)
-        self.groups.append(Group([(benchmark, item_id)], q, c, opts))
-
-    def ids(self, toks: list[str]) -> np.ndarray:
-        get = self.vocab.get
-        return np.array([get(t, 0) for t in toks], dtype=np.int64)
-
-    def seq_hashes(self, seqs: list[list[str]]) -> np.ndarray:
-        """Hash of each whole token sequence (equal to its window hash); 0 where a token is unknown."""
-        if not seqs:
-            return np.empty(0, np.uint64)
-        lengths = np.array([len(x) for x in seqs], np.int64)
-        begin = np.zeros(len(seqs), np.int64)
-        begin[1:] = np.cumsum(lengths)[:-1]
-        prefix, bad = self.hasher.prepare(self.ids([t for x in seqs for t in x]))
-        _, inv = self.hasher._powers(len(prefix))
-        h = (prefix[begin + lengths] - prefix[begin]) * inv[begin]
-        return np.where(bad[begin + lengths] - bad[begin] == 0, h, np.uint64(0))
+        text = f"{context}\n{question}" if context else question
+        self.groups.append(Group([(benchmark, item_id)], q, c, opts, text, [o for o in options or [] if o]))
 
     def finish(self) -> None:
-        """Hash every item's windows; boilerplate n-grams (see the module docstring) are left out."""
+        """Hash every item's windows (boilerplate n-grams left out), the question and option tables, the
+        typo fixer and the term index."""
         r = self.rules
         self.hasher = Hasher(len(self.vocab))
         token_df = np.zeros(len(self.vocab), np.int64)
-        parts, owner = [], []
+        parts, owner, group_ids = [], [], []
         for gi, g in enumerate(self.groups):
-            token_df[self.ids(sorted(set(g.question + g.context + " ".join(g.options).split())))] += 1
+            stem_ids, option_ids = self.ids(g.question + g.context), self.ids(" ".join(g.options).split())
+            group_ids.append((stem_ids, option_ids))
+            token_df[np.union1d(stem_ids, option_ids)] += 1
             for part in [g.question, g.context, *(o.split() for o in g.options)]:
                 if len(part) >= r.ngram:
                     parts += [part, [""]]  # "" is id 0: a separator no window spans
                     owner += [gi] * (len(part) + 1)
+        if r.typos:
+            inv = {i: t for t, i in self.vocab.items()}
+            self.fixer = TypoFixer(self.vocab, {inv[i]: int(c) for i, c in enumerate(token_df) if c})
         common = token_df > max(1.0, r.rare_token_df * len(self.groups))
         self.idf = np.log((len(self.groups) + 1) / (token_df + 1))
         self.idf[0] = 0.0
@@ -235,11 +200,42 @@ class BenchmarkIndex:
             for gi in self.questions.of(k):
                 self.groups[int(gi)].question_df = int(self.questions.df[k])
         og = [(gi, o.split()) for gi, g in enumerate(self.groups) for o in g.options]
-        oh = self.seq_hashes([o for _, o in og])
-        self.options = Table(oh, np.array([gi for gi, _ in og], np.int64), r.max_option_df)
+        self.options = Table(self.seq_hashes([o for _, o in og]), np.array([gi for gi, _ in og], np.int64),
+                             r.max_option_df)  # fmt: skip
         self.question_lengths = sorted(
             {len(g.question) for g in self.groups if len(g.question) >= r.min_question_tokens}
         )
+        self.terms = TermIndex(group_ids, len(self.vocab), r.term_max_df) if r.terms else None
+        self.option_sets = [[set(self.ids(o.split()).tolist()) - {0} for o in g.options] for g in self.groups]
+        self.words = [""] * len(self.vocab)
+        for t, i in self.vocab.items():
+            self.words[i] = t
+        self.encoder = Encoder(self.vocab, self.fixer)
+        self.common_pair = token_df > max(20, 0.05 * len(self.groups))  # "of", "the", "patient"...
+        self.pair_cache: dict[int, set[int]] = {}
+
+    def ids(self, toks: list[str]) -> np.ndarray:
+        """Vocabulary ids of normalised tokens (0: unknown)."""
+        get = self.vocab.get
+        return np.array([get(t, 0) for t in toks], dtype=np.int64)
+
+    def seq_hashes(self, seqs: list[list[str]]) -> np.ndarray:
+        """Hash of each whole token sequence (equal to its window hash); 0 where a token is unknown."""
+        if not seqs:
+            return np.empty(0, np.uint64)
+        lengths = np.array([len(x) for x in seqs], np.int64)
+        return self.id_seq_hashes(self.ids([t for x in seqs for t in x]), lengths)
+
+    def id_seq_hashes(self, ids: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+        """Hash of each of the id sequences laid one after another in ``ids``; 0 where one is unknown."""
+        if not len(lengths):
+            return np.empty(0, np.uint64)
+        begin = np.zeros(len(lengths), np.int64)
+        begin[1:] = np.cumsum(lengths)[:-1]
+        prefix, bad = self.hasher.prepare(ids)
+        _, inv = self.hasher._powers(len(prefix))
+        h = (prefix[begin + lengths] - prefix[begin]) * inv[begin]
+        return np.where(bad[begin + lengths] - bad[begin] == 0, h, np.uint64(0))
 
     def stats(self) -> dict[str, int]:
         return {
@@ -247,98 +243,89 @@ class BenchmarkIndex:
             "distinct_items": len(self.groups),
             "ngrams": len(self.ngrams.keys),
             "boilerplate_ngrams": self.boilerplate_ngrams,
+            "terms": int(self.terms.distinct.sum()) if self.terms is not None else 0,
         }
 
-    # -- matching ------------------------------------------------------------------------------
-    def match_batch(self, rows: list[Row]) -> list[Match | None]:
-        """``rows``: (prompt tokens, tokens of each option of an MCQA row) -> the best match per row."""
-        r = self.rules
-        parts, starts, pos = [], [], 0
-        for toks, _ in rows:
-            starts.append(pos)
-            parts.append(self.ids(toks))
-            parts.append(np.zeros(1, np.int64))  # separator: no window spans two rows
-            pos += len(toks) + 1
-        all_ids = np.concatenate(parts) if parts else np.zeros(0, np.int64)
-        row_starts = np.array(starts, np.int64)
-        prefix, bad = self.hasher.prepare(all_ids)
-        out: list[Match | None] = [None] * len(rows)
+    # -- matching ---------------------------------------------------------------------------------
+    def match(self, texts: list[str]) -> list[list[Candidate]]:
+        """The candidates of each plain text, best first (confident ones first)."""
+        return self.match_rows([([t or ""], []) for t in texts])
 
-        grams: dict[int, Counter[int]] = defaultdict(Counter)
-        first: dict[tuple[int, int], int] = {}
-        seen: set[tuple[int, int]] = set()
-        for p, row, key in self._hits(self.ngrams, prefix, bad, r.ngram, row_starts):
-            if (row, key) in seen:  # distinct n-grams only
-                continue
-            seen.add((row, key))
-            for g in self.ngrams.of(key).tolist():
-                grams[row][g] += 1
-                first.setdefault((row, g), p - starts[row])
-        for row, counts in grams.items():
-            g, c = max(counts.items(), key=lambda kv: (kv[1] / self.item_ngrams[kv[0]], -kv[0]))
-            share = c / self.item_ngrams[g]
-            if c >= r.min_ngram_matches and share >= r.min_ngram_share:
-                at = first[(row, g)]
-                words = " ".join(rows[row][0][at : at + r.ngram])
-                out[row] = Match(g, "ngram", f'{c} shared {r.ngram}-grams ({share:.0%}), first "{words}"')
-        if r.question_match:
-            for length in (L for L in self.question_lengths if L < r.ngram):
-                for _, row, key in self._hits(self.questions, prefix, bad, length, row_starts):
-                    if out[row] is not None:
-                        continue
-                    for g in self.questions.of(key):
-                        if self._question_counts(int(g), rows[row]):
-                            out[row] = Match(int(g), "question", " ".join(self.groups[int(g)].question)[:120])
-                            break
-            self._option_rule(rows, out)
+    def match_rows(self, rows: list[Row]) -> list[list[Candidate]]:
+        """``rows``: (texts on the checked side, options of an MCQA row) -> candidates, best first."""
+        from filters.decontam_tiers import exact_tiers, terms_tier, verify
+
+        enc = self.encode_rows(rows)
+        found: list[dict[int, dict[str, tuple]]] = [{} for _ in rows]
+        exact_tiers(self, enc, found)
+        if self.terms is not None:
+            terms_tier(self, enc, found)
+        if self.rules.verify_pairs > 0:
+            verify(self, enc, found)
+        return [self._ranked(f) for f in found]
+
+    def encode_rows(self, rows: list[Row]) -> Any:
+        """A batch of rows as ids (``filters.decontam_tiers.Encoded``): each row's texts, then its options."""
+        from filters.decontam_tiers import Encoded
+
+        segments = [t for texts, opts in rows for t in (*texts, *opts)]
+        ids, seg_len = self.encoder.encode(segments)
+        n_texts = np.fromiter((len(t) for t, _ in rows), np.int64, count=len(rows))
+        counts = n_texts + np.fromiter((len(o) for _, o in rows), np.int64, count=len(rows))
+        seg_row = np.repeat(np.arange(len(rows)), counts)
+        first = np.cumsum(counts) - counts  # each row's first segment
+        seg_option = np.arange(len(seg_row)) - first[seg_row] >= n_texts[seg_row]
+        row_len = np.bincount(seg_row, weights=seg_len, minlength=len(rows)).astype(np.int64)
+        stem = ~seg_option
+        stem_len = np.bincount(seg_row[stem], weights=seg_len[stem], minlength=len(rows)).astype(np.int64)
+        seg_start = np.cumsum(seg_len) - seg_len
+        row_start = np.cumsum(row_len) - row_len
+        return Encoded(ids, seg_start, seg_len, seg_row, seg_option, row_start, row_len, stem_len)
+
+    def _ranked(self, found: dict[int, dict[str, tuple]]) -> list[Candidate]:
+        best = []
+        for g, offers in found.items():
+            kind, (score, confident, evidence) = max(
+                offers.items(), key=lambda kv: (kv[1][1], -_ORDER[kv[0]])
+            )
+            tiers = tuple(sorted(k for k, o in offers.items() if o[1] or not confident))
+            best.append((not confident, -score, g, kind, evidence, tiers))
+        out = []
+        for unsure, neg, g, kind, evidence, tiers in sorted(best)[: self.rules.max_candidates]:
+            (bench, item), *rest = self.groups[g].members
+            also = tuple(i for _, i in rest)
+            out.append(Candidate(bench, item, kind, round(-neg, 4), not unsure, evidence, g, also, tiers))
         return out
 
-    def _hits(self, table: Table, prefix, bad, length: int, row_starts: np.ndarray):
-        """(position, row, key index) of every window of ``length`` found in ``table``."""
-        h, ok = self.hasher.windows(prefix, bad, length)
-        cand = np.flatnonzero(ok)
-        found = table.find(h[cand])
-        hit = found >= 0
-        positions, keys = cand[hit], found[hit]
-        rows = np.searchsorted(row_starts, positions, side="right") - 1
-        return zip(positions.tolist(), rows.tolist(), keys.tolist(), strict=True)
 
-    def _question_counts(self, gi: int, row: Row) -> bool:
-        g, r = self.groups[gi], self.rules
-        informative = g.question_rare >= r.question_alone_rare
-        if len(g.question) >= r.question_alone_tokens and g.question_df == 1 and informative:
-            return True
-        return self._options_present(g, row) >= min(r.min_option_matches, len(g.options))
+def benchmark_entries(benchmarks: list[Any]) -> list[Any]:
+    """Shipped list names and source entries -> ``SourceConfig`` entries (names must be unique)."""
+    from factory.sources import SourceConfig
 
-    @staticmethod
-    def _options_present(g: Group, row: Row) -> int:
-        toks, opts = row
-        text = f" {' '.join(toks)} "
-        have = {" ".join(o) for o in opts}
-        return sum(1 for o in g.options if o in have or f" {o} " in text)
+    out = []
+    for b in benchmarks:
+        out += read_benchmark_list(b) if isinstance(b, str) else [SourceConfig.model_validate(b)]
+    return out
 
-    def _option_rule(self, rows: list[Row], out: list[Match | None]) -> None:
-        r = self.rules
-        todo = [(i, {tuple(o) for o in opts}) for i, (_, opts) in enumerate(rows) if out[i] is None]
-        flat = [(i, list(o)) for i, opts in todo if len(opts) >= r.option_rule_min for o in opts]
-        found = self.options.find(self.seq_hashes([o for _, o in flat]))
-        counts: dict[int, Counter[int]] = defaultdict(Counter)
-        for (i, _), key in zip(flat, found.tolist(), strict=True):
-            if key >= 0:
-                counts[i].update(self.options.of(key).tolist())
-        for i, per_group in counts.items():
-            have = set(rows[i][0])
-            for g, c in per_group.most_common():
-                if c < r.option_rule_min:
-                    break
-                cover = self.coverage(self.groups[g].question, have)
-                if cover >= r.min_question_overlap:
-                    out[i] = Match(g, "options", f"{c} options shared, question coverage {cover:.2f}")
-                    break
 
-    def coverage(self, question: list[str], have: set[str]) -> float:
-        """Share of the question's IDF weight (over the benchmark items) whose tokens the row holds."""
-        toks = sorted(set(question))
-        w = self.idf[self.ids(toks)]
-        total = float(w.sum())
-        return float(w[[t in have for t in toks]].sum()) / total if total else 0.0
+def read_benchmark_list(name: str) -> list[Any]:
+    """A benchmark list: a shipped name (``medical`` = ``recipes/benchmarks/medical.yaml``) or a YAML path."""
+    import yaml
+    from pydantic import TypeAdapter
+
+    from factory.sources import SourceConfig
+
+    path = SHIPPED / f"{name}.yaml" if "/" not in name and not name.endswith(".yaml") else Path(name)
+    if not path.is_file():
+        shipped = sorted(p.stem for p in SHIPPED.glob("*.yaml"))
+        raise ValueError(f"benchmark list '{name}' not found ({path}); shipped lists: {shipped}")
+    return TypeAdapter(list[SourceConfig]).validate_python(yaml.safe_load(path.read_text()) or [])
+
+
+def rules_from(params: dict[str, Any]) -> Rules:
+    """The ``Rules`` fields found in ``params`` (a stage's dump)."""
+    names = {f.name for f in fields(Rules)}
+    return Rules(**{k: v for k, v in params.items() if k in names})
+
+
+__all__ = ["BenchmarkIndex", "Candidate", "Rules", "benchmark_entries", "read_benchmark_list"]

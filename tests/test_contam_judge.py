@@ -1,0 +1,112 @@
+"""``contamination_judge``: verdicts read from what judges write, only rows with candidates judged (through a
+real vLLM server on a tiny random model and the request cache), drops naming the item, the report."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from factory.rows import make_row
+from factory.testing import run_stage
+from filters.contam_judge import VERDICTS, ContaminationJudge, parse_verdict
+from filters.decontam import COLUMN
+from synth.generation import OpenAIBackend, Response, SamplingConfig
+
+KEY_ENV = "TINY_SERVER_KEY"  # set by the `server` fixture (conftest)
+QUESTION = "Which antibiotic treats early Lyme disease in adults?"
+
+
+@pytest.mark.parametrize(
+    ("text", "same"),
+    [
+        ('{"reason": "Same question, reworded.", "same": true}', True),
+        ('```json\n{"same": false, "reason": "Different drug asked."}\n```', False),
+        ('{"verdict": "yes"}', True),
+        ("Same: false\nThe example asks about a different organ.", False),
+        ("Yes. Both ask which antibiotic treats early Lyme disease.", True),
+        ("No, the training example is about shingles.", False),
+        ("The training example is a paraphrased version of the benchmark item.", True),
+        ("These two are not really the same question at all.", False),
+        ("", None),
+        ("Lyme disease is caused by Borrelia burgdorferi.", None),
+    ],
+)
+def test_parse_verdict_reads_what_judges_write(text, same):
+    assert parse_verdict(text)[0] is same
+
+
+def bench(folder):
+    rec = {"realidx": "q0", "question": QUESTION, "options": {"A": "Amoxicillin", "B": "Doxycycline"},
+           "answer_idx": "B"}  # fmt: skip
+    (folder / "bench.jsonl").write_text(json.dumps(rec) + "\n")
+    return [{"name": "tiny", "path": "bench.jsonl", "adapter": "medagents"}]
+
+
+def row(i, question, candidates):
+    return make_row(id=f"t:{i}", source="t", kind="qa", question=question, answer="...") | {
+        COLUMN: candidates
+    }
+
+
+CAND = {"benchmark": "tiny", "item": "tiny:q0", "kind": "terms", "score": 0.6, "confident": False,
+        "evidence": "5 distinctive terms shared"}  # fmt: skip
+
+
+def judge(tmp_path, srv=None, **kw):
+    backend = OpenAIBackend(base_url=srv.base_url if srv else "http://127.0.0.1:9/v1", model=srv.model if srv else "m",
+                            api_key_env=KEY_ENV)  # fmt: skip
+    return ContaminationJudge(benchmarks=bench(tmp_path), backend=backend,
+                              sampling=SamplingConfig(max_tokens=24, temperature=0.8), **kw)  # fmt: skip
+
+
+def test_only_rows_with_candidates_are_judged_and_answers_are_cached(server, tmp_path):
+    from filters.decontam import Decontaminate
+
+    stage = judge(tmp_path, server)
+    rows = [
+        row(0, "What causes seasonal allergies?", None),
+        row(1, "For adults with early Lyme disease, which antibiotic is used?", [CAND]),
+        row(2, "Lyme disease in grown-ups: the first-line drug?", [{**CAND, "confident": True}]),
+    ]
+    extra = dict(Decontaminate.adds)
+    store = tmp_path / "store"
+    before = server.settled_count(quiet_s=0.2)
+    kept, drops, stats = run_stage(stage, rows, extra=extra, data_dir=tmp_path, store_dir=store)
+    sent = server.settled_count(quiet_s=0.5) - before
+    assert len(kept) + len(drops) == 3
+    by_id = {r["id"]: r for r in kept} | {d["id"]: json.loads(d["row"]) for d in drops}
+    assert by_id["t:0"][VERDICTS] is None and by_id["t:2"][VERDICTS] is None  # nothing or only sure ones
+    verdicts = by_id["t:1"][VERDICTS]
+    assert [v["item"] for v in verdicts] == ["tiny:q0"] and verdicts[0]["judge_model"] == server.model
+    report = stats["report"]
+    assert report["rows_judged"] == 1 and report["rows_passed"] == 2
+    assert 1 <= sent == report["requests"]["sent"] <= 2  # a second attempt only for an unreadable answer
+    before = server.settled_count(quiet_s=0.2)
+    again = run_stage(judge(tmp_path, server), rows, extra=extra, data_dir=tmp_path, store_dir=store)[2]
+    assert server.settled_count(quiet_s=0.3) == before and again["report"]["requests"]["sent"] == 0
+    assert set(report["charts"]) == {"judge_per_benchmark", "judge_per_kind"}
+
+
+def test_a_confirmed_copy_is_dropped_naming_the_item(tmp_path):
+    stage = judge(tmp_path)
+    stage.bind_runtime({"data_dir": str(tmp_path)})
+    stage.setup()
+    r = row(1, "For adults with early Lyme disease, which antibiotic is used?", [CAND])
+    (req,) = stage.build_requests(r, 0)
+    assert req.guide.json_schema["required"] == ["reason", "same"] and QUESTION in req.messages[1]["content"]
+    said = Response(['{"reason": "The same question, reworded.", "same": true}'], "judge-70b", ["stop"])
+    out = stage.parse(r, [said], 0)
+    assert out["_drop"] == "benchmark_contamination"
+    assert out["_drop_detail"].startswith(
+        "benchmark=tiny item=tiny:q0 match=judge judge=judge-70b candidate=terms:0.60"
+    )
+    no = stage.parse(r, [Response(['{"reason": "Other topic.", "same": false}'], "judge-70b", ["stop"])], 0)
+    assert "_drop" not in no and no[VERDICTS][0]["same"] is False
+    assert stage.report()["rows_confirmed"] == 1 and stage.report()["rows_judged"] == 2
+    marked = judge(tmp_path, action="mark")
+    marked.bind_runtime({"data_dir": str(tmp_path)})
+    marked.setup()
+    assert "_drop" not in marked.parse(r, [said], 0)
+    with pytest.raises(ValueError, match="same `include`/`benchmarks` as decontaminate"):
+        stage.build_requests(row(3, "x", [{**CAND, "item": "other:1"}]), 0)
