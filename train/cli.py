@@ -185,6 +185,9 @@ def eval_command(
         str | None, typer.Option(help="attack styles, comma-separated (plain and template ids)")
     ] = None,
     attack_prompts: Annotated[int | None, typer.Option(help="attack: harmful prompts per prompt set")] = None,
+    guard_format: Annotated[
+        str | None, typer.Option(help="attack judge: instruction (any model) | conversation (Llama Guard)")
+    ] = None,
     server: Annotated[
         str | None, typer.Option(help="generate through this OpenAI-compatible server (base URL)")
     ] = None,
@@ -237,7 +240,7 @@ def eval_command(
                           "reasoning_tokens": reasoning_tokens, "retriever": retriever, "embed_model": embed_model,
                           "max_prompt_tokens": max_prompt_tokens, "shot_max_chars": shot_max_chars},
             "openended": {"max_tokens": max_tokens},
-            "attack": {"max_tokens": max_tokens, "styles": _csv(styles)},
+            "attack": {"max_tokens": max_tokens, "styles": _csv(styles), "guard_format": guard_format},
         }  # fmt: skip
         gen = spec.generative.model_dump()
         for section, values in overrides.items():
