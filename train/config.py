@@ -24,6 +24,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from train.benchmarks import DEFAULT_BENCHMARKS, BenchmarkSpec
+from train.eval_specs import GenerativeSpec
 
 STEP_NAME = r"^[A-Za-z0-9_\-]+$"
 # DPOConfig.loss_type values of TRL 1.16 (TRL checks them only when the trainer starts; we check at load).
@@ -168,6 +169,15 @@ class EvalSpec(BaseModel):
     device: Literal["auto", "cpu", "cuda"] = "auto"
     exclude_trained_prompts: bool = Field(
         True, description="leave out safety prompts the model was trained on"
+    )
+    system_prompt: str | None = Field(
+        None,
+        description="prompt with this system prompt (default: the model's recorded one, else the recipe's)",
+    )
+    max_model_len: int = Field(2048, ge=128, description="context of lm-eval's vllm backend")
+    generative: GenerativeSpec = Field(
+        default_factory=GenerativeSpec,
+        description="medprompt / open-ended / attack settings (train/eval_specs.py)",
     )
 
 

