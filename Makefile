@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 TORCH  ?= torch==2.13.0
 
-.PHONY: quickstart test install install-test lint clean-store
+.PHONY: quickstart aloe-local test install install-test lint clean-store
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,8 +43,18 @@ $(VENV)/.installed-test: $(VENV)/.installed
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
 
+# The Aloe Beta pipeline, small, with the local model (smollm2-135m): real CoT, judge and pair rows. The
+# last line printed is the version folder (open its report.html).
 quickstart: install
-	$(BIN)/factory build recipes/quickstart.yaml
+	$(BIN)/factory build recipes/aloe_beta_quickstart.yaml
+
+# The whole local chain: build recipes/aloe_beta_local.yaml, train SFT -> DPO (5 chunks) -> red-team DPO from
+# smollm2-135m, evaluate the base and the trained model and compare them (~30 min on 2 cores).
+ALOE_LOCAL ?= recipes/aloe_beta_local.yaml
+aloe-local: install
+	$(BIN)/factory build $(ALOE_LOCAL)
+	$(BIN)/factory train $(ALOE_LOCAL) > .aloe-local-model
+	$(BIN)/factory eval smollm2-135m "$$(tail -n 1 .aloe-local-model)" --recipe $(ALOE_LOCAL) --plot aloe-local-eval.png
 
 test: install-test
 	$(BIN)/python -m pytest -q

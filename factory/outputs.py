@@ -48,10 +48,16 @@ def route(table: pa.Table, outputs: dict[str, dict[str, Any]]) -> dict[str, np.n
     kind = array(table.column("kind"))
     left = np.ones(table.num_rows, bool)
     out: dict[str, np.ndarray] = {}
-    for name, cfg in outputs.items():
+    # outputs that name their sources take their rows first, then the others in recipe order
+    for name, cfg in sorted(outputs.items(), key=lambda item: item[1].get("sources") is None):
         take = left.copy()
         if cfg["kinds"] is not None:
             take &= np.asarray(pc.fill_null(pc.is_in(kind, pa.array(cfg["kinds"], pa.string())), False), bool)
+        if cfg.get("sources") is not None:
+            source = array(table.column("source"))
+            take &= np.asarray(
+                pc.fill_null(pc.is_in(source, pa.array(cfg["sources"], pa.string())), False), bool
+            )
         if cfg["format"] == "messages":
             take &= _filled(table, "messages")
         elif cfg["format"] == "preference":
@@ -82,7 +88,13 @@ def route_shard(spec: dict[str, Any], shard_json: dict[str, Any]) -> dict[str, A
             kinds = rows.column("kind").to_pylist()
             for k in kinds:
                 no_output[str(k)] = no_output.get(str(k), 0) + 1
-            details = pa.array([f"no output takes kind '{k}' in this form" for k in kinds], pa.string())
+            details = pa.array(
+                [
+                    f"no output takes kind '{k}' of source '{s}' in this form"
+                    for k, s in zip(kinds, rows.column("source").to_pylist(), strict=True)
+                ],
+                pa.string(),
+            )
             rows = rows.append_column(DROP, pa.array(["no_output"] * len(kinds), pa.string()))
             drops.add(rows.append_column(DROP_DETAIL, details), pos[lost], shard.file)
     lost_rows = sum(no_output.values())

@@ -5,7 +5,8 @@ Top-level keys: ``name``, ``description``, ``extends``, ``system_prompt``, ``dat
 reported with its path in the recipe and, where it can be found, its file and line.
 
 ``extends: other.yaml`` deep-merges this recipe over another (mappings merge, lists and scalars replace).
-``--set a.b.c=value`` overrides one value after merging (YAML-parsed; list items by index or, for
+``set: {a.b.c: value}`` in a recipe overrides values of the merged chain (a profile: one stage's param
+without restating the stage list); ``--set a.b.c=value`` overrides one value after that (YAML-parsed; list items by index or, for
 ``stages`` and ``sources``, by ``name``/``type``).
 """
 
@@ -50,6 +51,10 @@ class OutputConfig(BaseModel):
         description="messages: SFT chat rows (id, source, messages); preference: prompt/chosen/rejected; rows: all columns"
     )
     kinds: list[Kind] | None = Field(None, description="row kinds included (default: those the format needs)")  # type: ignore[valid-type]
+    sources: list[str] | None = Field(
+        None,
+        description="only rows of these sources (default: all). A row goes to the first output that takes it, outputs with `sources` first",
+    )
     shard_rows: int = Field(100_000, ge=1, description="rows per Parquet shard")
 
 
@@ -101,6 +106,10 @@ class RecipeBase(BaseModel):
             # Stages with a `system_prompt` param default to the recipe's (resolved here, so it is hashed).
             if "system_prompt" in type(stage).model_fields and stage.system_prompt is None:
                 stage.system_prompt = self.system_prompt
+        for out_name, out in self.outputs.items():
+            unknown = sorted(set(out.sources or []) - set(names))
+            if unknown:
+                raise ValueError(f"output '{out_name}': unknown sources {unknown} (sources: {names})")
         return self
 
     # --- resolved paths -------------------------------------------------------------------------
@@ -189,24 +198,34 @@ def _load_chain(path: Path, seen: tuple[Path, ...] = ()) -> tuple[dict[str, Any]
         raise RecipeError(str(path), [("extends", "recipes extend each other in a cycle")])
     data = _read_yaml(path)
     parent = data.pop("extends", None)
+    sets = data.pop("set", None) or {}
+    if not isinstance(sets, dict):
+        raise RecipeError(
+            str(path), [("set", "a mapping of KEY.PATH: value (as --set), e.g. stages.cot.sampling.seed: 1")]
+        )
     if parent is None:
-        return data, [path]
-    if not isinstance(parent, str):
+        merged, files = data, [path]
+    elif not isinstance(parent, str):
         raise RecipeError(str(path), [("extends", "must be a path to another recipe")])
-    base, files = _load_chain((path.parent / parent), (*seen, path))
-    return _deep_merge(base, data), [path, *files]
+    else:
+        base, chain = _load_chain((path.parent / parent), (*seen, path))
+        merged, files = _deep_merge(base, data), [path, *chain]
+    for key, value in sets.items():
+        _set_path(merged, str(key), value, where=f"{path} (set:)")
+    return merged, files
 
 
-def _set_path(data: dict[str, Any], dotted: str, value: Any) -> None:
+def _set_path(data: dict[str, Any], dotted: str, value: Any, where: str = "--set") -> None:
+    origin = where
     parts = dotted.split(".")
     node: Any = data
     for i, part in enumerate(parts):
         last = i == len(parts) - 1
-        where = ".".join(parts[: i + 1])
+        at = ".".join(parts[: i + 1])
         if isinstance(node, list):
             index = _list_index(node, part)
             if index is None:
-                raise RecipeError("--set", [(dotted, f"no item '{part}' in list at '{where}'")])
+                raise RecipeError(origin, [(dotted, f"no item '{part}' in list at '{at}'")])
             if last:
                 node[index] = value
             else:
@@ -217,7 +236,7 @@ def _set_path(data: dict[str, Any], dotted: str, value: Any) -> None:
             else:
                 node = node.setdefault(part, {})
         else:
-            raise RecipeError("--set", [(dotted, f"'{where}' is not a mapping or list")])
+            raise RecipeError(origin, [(dotted, f"'{at}' is not a mapping or list")])
 
 
 def _list_index(items: list[Any], key: str) -> int | None:

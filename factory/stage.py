@@ -218,6 +218,16 @@ class Stage(BaseModel):
             out = out.append_column(DROP_DETAIL, pa.nulls(rows, pa.string()))
         return out.select(schema.names).cast(schema)
 
+    def tally(self, table: pa.Table) -> Any:
+        """Figures over one output batch (``table``: the rows with ``_drop``/``_drop_detail``), computed on
+        the worker; ``report_from`` merges them on the driver into the stage's manifest report. None: no
+        report (the default)."""
+        return None
+
+    def report_from(self, tallies: list[Any]) -> dict[str, Any]:
+        """The manifest report of a map stage from the ``tally`` of every output batch, in shard order."""
+        return {}
+
     def process_table(self, table: pa.Table) -> pa.Table:
         """Override for a vectorised stage: the rows of ``table`` (already selected by ``apply_to``), in order,
         changed, with ``_drop`` (reason, null when kept) and ``_drop_detail``. A dropped row's other columns

@@ -166,8 +166,11 @@ def run_stage(
         report = stage.report()
     else:
         spec = stage_spec(writer, stage, runtime, keep_rows, out_schema)
+        tallies = []
         for result in executor.run(map_shard, [(spec, *c) for c in calls], stage.resources, stage.stateful):
+            tallies += result.pop("tallies", [])
             writer.add(result)
+        report = stage.report_from(tallies) if tallies else {}
     return writer.finish({"report": report})
 
 

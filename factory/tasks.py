@@ -68,9 +68,13 @@ def map_shard(spec: dict[str, Any], shard_json: dict[str, Any]) -> dict[str, Any
     data = None if stage.filter_only else ParquetSink(out / "data" / f"{shard.name}.parquet", schema)
     drops = DropSink(spec, shard.name)
     rows_in = 0
+    tallies = []
     for table, pos in read_shard(spec["root"], shard, batch_size=max(stage.batch_size, stage.min_batch_size)):
         rows_in += table.num_rows
         result = stage.apply_table(table)
+        figures = stage.tally(result)
+        if figures is not None:
+            tallies.append(figures)
         if data is not None:
             data.write(result.filter(pc.is_null(result.column(DROP))))
         drops.add(result, pos, shard.file)
@@ -88,6 +92,7 @@ def map_shard(spec: dict[str, Any], shard_json: dict[str, Any]) -> dict[str, Any
         "rows_out": rows_out,
         "dropped": dict(drops.dropped),
         "drop_file": drop_file,
+        **({"tallies": tallies} if tallies else {}),
     }
 
 

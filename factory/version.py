@@ -24,7 +24,12 @@ def outputs_step(
     from factory.tasks import schema_bytes
 
     outputs = {
-        name: {"format": out.format, "kinds": out.kinds, "shard_rows": out.shard_rows}
+        name: {
+            "format": out.format,
+            "kinds": out.kinds,
+            "shard_rows": out.shard_rows,
+            **({"sources": out.sources} if out.sources is not None else {}),
+        }
         for name, out in recipe.outputs.items()
     }
     key = stable_hash(

@@ -7,15 +7,13 @@ from __future__ import annotations
 import functools
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, TypeAdapter, model_validator
 
 from factory.sources import SourceConfig, fingerprint_source
-from factory.stage import DROP, DROP_DETAIL, CustomStage, drop
+from factory.stage import DROP, DROP_DETAIL, Stage, drop
 from factory.store import stable_hash
 from filters.decontam_index import BenchmarkIndex, Candidate, Rules, read_benchmark_list, rules_from
 
@@ -79,7 +77,7 @@ def detail(c: Candidate) -> str:
     return f"benchmark={c.benchmark} item={c.item} match={c.kind} score={c.score:.2f} {c.evidence}{also}"
 
 
-class Decontaminate(CustomStage):
+class Decontaminate(Stage):
     """Finds the benchmark items each training row may copy, and drops the rows that surely do (reason
     ``benchmark_contamination``, detail naming the item, see ``detail``).
 
@@ -142,7 +140,6 @@ class Decontaminate(CustomStage):
     adds: ClassVar[dict[str, pa.DataType]] = {COLUMN: pa.list_(CANDIDATE)}
     _index: BenchmarkIndex | None = PrivateAttr(None)
     _semantic: Any = PrivateAttr(None)
-    _report: dict[str, Any] = PrivateAttr(default_factory=dict)
 
     @model_validator(mode="after")
     def _check_lists(self) -> Decontaminate:
@@ -219,18 +216,16 @@ class Decontaminate(CustomStage):
             out.append(drop(row, REASON, detail(sure[0])) if sure and self.action == "drop" else row)
         return out
 
-    def run(self, files: list[Path], executor: Any, out_schema: pa.Schema) -> Iterator[pa.Table]:
-        runtime = {"data_dir": str(self._data_dir) if self._data_dir else None,
-                   "store_dir": str(self._store_dir) if self._store_dir else None,
-                   "artifacts": {k: str(v) for k, v in self._artifacts.items()}}  # fmt: skip
-        tally = _Tally()
-        for table in executor.map(self, files, "process", out_schema, runtime):
-            tally.add(table)
-            yield table
-        self._report = tally.report(sorted(b.name for b in self.all_benchmarks()))
+    def tally(self, table: pa.Table) -> _Tally:
+        figures = _Tally()
+        figures.add(table)
+        return figures
 
-    def report(self) -> dict[str, Any]:
-        return self._report
+    def report_from(self, tallies: list[_Tally]) -> dict[str, Any]:
+        total = _Tally()
+        for figures in tallies:
+            total.merge(figures)
+        return total.report(sorted(b.name for b in self.all_benchmarks()))
 
 
 class _Tally:
@@ -261,6 +256,16 @@ class _Tally:
             if len(shown) < 3:
                 shown.append({"row": row["id"], "item": best["item"], "score": best["score"],
                               "evidence": best["evidence"][:160]})  # fmt: skip
+
+    def merge(self, other: _Tally) -> None:
+        self.rows += other.rows
+        self.sources.update(other.sources)
+        self.dropped_by_source.update(other.dropped_by_source)
+        for fate in self.hits:
+            self.hits[fate].update(other.hits[fate])
+            self.kinds[fate].update(other.kinds[fate])
+        for key, shown in other.examples.items():
+            self.examples[key] = (self.examples[key] + shown)[:3]
 
     def report(self, benchmarks: list[str]) -> dict[str, Any]:
         dropped = sum(self.kinds["dropped"].values())

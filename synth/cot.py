@@ -112,6 +112,14 @@ class ChainOfThought(GenerationStage):
         description="structured outputs: the most characters before the answer line (default: "
         "3 per token of sampling.max_tokens; a text that reaches it counts as truncated)",
     )
+    reasoning_lines: int | None = Field(
+        None,
+        ge=1,
+        le=50,
+        description="structured outputs: at most this many lines of reasoning (no blank lines); the line "
+        "break after the last one must start the answer line. A small model that rambles concludes when it "
+        "would start a new paragraph, instead of at the character limit (None: free text)",
+    )
     skew_p_value: float = Field(
         0.01, gt=0, lt=1, description="warn when the verified letters' p-value is below"
     )
@@ -182,7 +190,11 @@ class ChainOfThought(GenerationStage):
         line = re.sub(
             r"([.^$*+?{}\[\]\\|()])", r"\\\1", self.answer_line
         )  # regex-literal (spaces as they are)
-        return Guide(regex=rf"[^\x00]{{1,{self._reasoning_chars()}}}\n{line}[{letters}]")
+        chars = self._reasoning_chars()
+        if self.reasoning_lines is None:
+            return Guide(regex=rf"[^\x00]{{1,{chars}}}\n{line}[{letters}]")
+        reasoning = rf"(?:[^\x00\n]{{1,{chars}}}\n){{0,{self.reasoning_lines - 1}}}[^\x00\n]{{1,{chars}}}"
+        return Guide(regex=rf"{reasoning}\n{line}[{letters}]")
 
     def check(self, row: dict[str, Any], text: str, finish: str = "stop") -> tuple[str, str] | str:
         """``explanation`` for a verified ``text``, else ``(reason, detail)``."""
@@ -213,7 +225,11 @@ class ChainOfThought(GenerationStage):
         if not self.guided():
             return False
         head, sep, _ = text.rpartition("\n" + self.answer_line)
-        return bool(sep) and len(head) >= self._reasoning_chars()
+        if not sep:
+            return False
+        if self.reasoning_lines is None:
+            return len(head) >= self._reasoning_chars()
+        return max(len(line) for line in head.split("\n")) >= self._reasoning_chars()
 
     def parse(self, row: dict[str, Any], responses: list[Response], attempt: int) -> dict[str, Any] | Retry:
         response = responses[0]

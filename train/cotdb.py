@@ -158,24 +158,22 @@ def decontaminate(
 ) -> tuple[list[Example], list[dict[str, str]]]:
     """``examples`` that match no benchmark item (``items``: benchmark -> docs with id, question, context,
     options), and one record per left-out example: ``{id, benchmark, item, match}``."""
-    from filters.decontam_index import BenchmarkIndex, Rules, tokens
+    from filters.decontam_index import BenchmarkIndex, Rules
 
     index = BenchmarkIndex(Rules())
     for bench, docs in items.items():
         for d in docs:
             index.add(bench, str(d["id"]), d["question"], d.get("context"), d.get("options") or [])
     index.finish()
-    rows = []
-    for ex in examples:
-        opts = [t for t in (tokens(o) for o in ex.options if o) if t]
-        rows.append((tokens(ex.question) + [t for o in opts for t in o], opts))
+    found = index.match_rows([([ex.question], [o for o in ex.options if o]) for ex in examples])
     kept, excluded = [], []
-    for ex, match in zip(examples, index.match_batch(rows), strict=True):
-        if match is None:
+    for ex, cands in zip(examples, found, strict=True):
+        sure = [c for c in cands if c.confident]
+        if not sure:
             kept.append(ex)
             continue
-        bench, item = index.groups[match.group].members[0]
+        c = sure[0]
         excluded.append(
-            {"id": ex.id, "benchmark": bench, "item": item, "match": f"{match.kind}: {match.evidence}"}
+            {"id": ex.id, "benchmark": c.benchmark, "item": c.item, "match": f"{c.kind}: {c.evidence}"}
         )
     return kept, excluded

@@ -41,7 +41,7 @@ def held_out(
     docs: list[dict[str, Any]], model_dir: Path
 ) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
     """``docs`` whose request the model's training chain never saw, and ``{id, how}`` for the others."""
-    from filters.decontam_index import BenchmarkIndex, Rules, tokens
+    from filters.decontam_index import BenchmarkIndex, Rules
     from train.eval import training_user_turns
 
     turns = list(training_user_turns(model_dir))
@@ -54,9 +54,10 @@ def held_out(
     index.finish()
     inside: set[int] = set()
     for start in range(0, len(turns), 2048):
-        for m in index.match_batch([(tokens(t), []) for t in turns[start : start + 2048]]):
-            if m is not None:
-                inside.update(int(item) for _, item in index.groups[m.group].members)
+        for cands in index.match_rows([([t], []) for t in turns[start : start + 2048]]):
+            for c in cands:
+                if c.confident:
+                    inside.update(int(item) for _, item in index.groups[c.group].members)
     kept, left = [], []
     for i, d in enumerate(docs):
         if _norm(d["question"]) in seen:

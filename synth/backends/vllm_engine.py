@@ -19,8 +19,13 @@ request's error; an engine that dies raises (the stage fails; answers already ca
 from __future__ import annotations
 
 import math
+import os
 import time
 from typing import Any, NamedTuple
+
+# vLLM's INFO lines (dozens per engine start) would bury the build's progress lines; its warnings and errors
+# still show. VLLM_LOGGING_LEVEL=INFO shows everything. Read when vLLM is first imported (below, lazily).
+os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")
 
 
 class EngineResult(NamedTuple):
