@@ -78,6 +78,7 @@ def run_cot(args, rows, structured: bool, store: Path) -> dict:
         sampling=SamplingConfig(temperature=0.7, top_p=0.95, max_tokens=args.max_tokens, seed=0),
         max_attempts=args.attempts,
         fewshot=2,
+        reasoning_lines=args.reasoning_lines,
         progress=False,
     )
     start = time.perf_counter()
@@ -121,6 +122,8 @@ def main() -> None:
     ap.add_argument("--base-url", help="an OpenAI-compatible server (default: the local model in process)")
     ap.add_argument("--model", default="teacher")
     ap.add_argument("--api-key-env", default=None)
+    ap.add_argument("--reasoning-lines", type=int, default=None, help="the cot stage's reasoning_lines (guided runs)")
+    ap.add_argument("--modes", default="on,off", help="structured outputs: on, off or both")
     args = ap.parse_args()
     sys.path.insert(0, str(ROOT))
     os.environ.setdefault("VLLM_HOST_IP", "127.0.0.1")
@@ -128,7 +131,7 @@ def main() -> None:
     rows, questions = load_rows(args.rows), load_questions(args.questions)
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for structured in (True, False):
+        for structured in [m == "on" for m in args.modes.split(",")]:
             store = Path(tmp) / ("on" if structured else "off")
             cot = run_cot(args, rows, structured, store)
             judge = run_judge(args, questions, structured, store, Path(tmp) / "candidates")

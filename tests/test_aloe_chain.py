@@ -14,6 +14,7 @@ from tests_paths import ROOT
 from typer.testing import CliRunner
 
 RECIPE = ROOT / "recipes" / "aloe_beta_quickstart.yaml"
+pytestmark = pytest.mark.timeout(2700)  # build + train + eval of a real model on 2 cores: ~12 min alone
 
 
 def _rows(folder: Path) -> list[dict]:
@@ -44,7 +45,7 @@ def chain(shared_data, tmp_path_factory):
     train_sets = [
         *sets,
         "--set", "train.sft.limit=24",
-        "--set", "train.dpo.preference.limit=10",  # 5 chunks of 2 pairs: one step each
+        "--set", "train.dpo.preference.limit=20",  # 5 chunks of 4 pairs: two steps each
         "--set", "train.dpo.red_team.limit=4",
     ]  # fmt: skip
     train_out = _run(
@@ -101,7 +102,9 @@ def test_checkpoint_chain_and_eval_results(chain):
         assert after["start"] == before["out"]  # each step starts from the one before
         assert json.loads((Path(after["out"]) / "factory_train.json").read_text())["parent"] == before["out"]
     prov = json.loads((final / "factory_train.json").read_text())
-    assert prov["rows"] == 4 and prov["dataset"]["output"] == "red_team"
+    red_team = _rows(chain["version"] / "red_team")
+    # rows TRL kept (it drops a pair whose prompt does not fit max_length)
+    assert 1 <= prov["rows"] <= min(4, len(red_team)) and prov["dataset"]["output"] == "red_team"
     for name in ("base", "trained"):
         entry = chain["evals"][name]["benchmarks"]["medqa"]
         assert entry["n"] == 8 and 0.0 <= entry["accuracy"] <= 1.0

@@ -287,6 +287,26 @@ def test_score_guide_matches_the_rubric_prompt():
     assert score_guide(1, 5, 0).regex == r"Score: \[\[(5|4|3|2|1)\]\]"
 
 
+def test_cot_guide_bounds_reasoning_lines_and_marks_forced_conclusions():
+    import re
+
+    from synth.cot import ChainOfThought
+
+    backend = {"kind": "vllm", "model": "smollm2-135m"}
+    free = ChainOfThought(backend=backend, sampling={"max_tokens": 20})
+    lines = ChainOfThought(backend=backend, sampling={"max_tokens": 20}, reasoning_lines=3)
+    three = "Pneumonia fits the fever.\nThe X-ray shows consolidation.\nSo B.\nFinal answer: B"
+    four = "a\nb\nc\nd\nFinal answer: B"
+    assert re.fullmatch(free.guide(4).regex, four)  # free text: any number of lines
+    assert re.fullmatch(lines.guide(4).regex, three) and not re.fullmatch(lines.guide(4).regex, four)
+    assert not re.fullmatch(lines.guide(4).regex, "a\n\nb\nFinal answer: B")  # no blank lines
+    assert not re.fullmatch(lines.guide(4).regex, "a\nFinal answer: E")  # four options: A-D
+    # a line that used every character the guide allowed (3 per token: 60) was cut: truncated
+    assert lines.check({"options": ["x", "y", "z", "w"], "answer_idx": 1, "question": "q"},
+                       "w" * 60 + "\nFinal answer: B")[0] == "truncated"  # fmt: skip
+    assert not lines._hit_guide_limit("short line\nFinal answer: B")
+
+
 SCORES = [
     ("The answer is accurate.\nScore: [[8]]", 8.0),
     ("Rating: [[7.5]]", 7.5),

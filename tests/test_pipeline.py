@@ -339,3 +339,32 @@ def test_two_concurrent_builds_on_one_store(tmp_path):
         assert (versions[0] / f["path"]).stat().st_size == f["bytes"]
     assert pq.read_table(versions[0] / "sft").num_rows == manifest["outputs"]["sft"]["rows"]
     assert os.listdir(tmp_path / "store" / "tmp") == []
+
+
+def test_outputs_naming_sources_take_their_rows_first(project, executor):
+    """`outputs.<name>.sources`: that output gets the rows of those sources, whatever its place in the
+    recipe; the others share the rest; nothing is counted twice or lost."""
+    text = RECIPE.replace(
+        "  sft: {format: messages, shard_rows: 7}\n",
+        "  sft: {format: messages, shard_rows: 7}\n  sft_mc: {format: messages, sources: [mc]}\n",
+    )
+    (project / "recipe.yaml").write_text(text)
+    res = build(
+        load_recipe(project / "recipe.yaml"), Store(project / "store"), executor=executor, reporter=QUIET
+    )
+    sources = {
+        name: {
+            r["source"]
+            for f in sorted((res.path / name).glob("*.parquet"))
+            for r in pq.read_table(f).to_pylist()
+        }
+        for name in ("sft", "sft_mc")
+    }
+    assert sources == {"sft": {"qa"}, "sft_mc": {"mc"}}
+    counts = {name: o["rows"] for name, o in res.manifest["outputs"].items()}
+    totals = res.manifest["totals"]
+    assert counts["sft"] > 0 and counts["sft_mc"] > 0
+    assert (
+        sum(counts.values()) == totals["rows_out"]
+        and totals["rows_in"] == totals["rows_out"] + totals["rows_dropped"]
+    )

@@ -93,6 +93,7 @@ def cluster():
         except OSError:
             time.sleep(0.5)
     else:
+        os.killpg(head.pid, signal.SIGKILL)  # never leave a half-started head (and its raylet) behind
         raise AssertionError("Ray head did not come up: " + (tmp / "head.log").read_text()[-3000:])
     yield {"env": env, "gcs": f"127.0.0.1:{gcs}", "dashboard": f"http://127.0.0.1:{dash}"}
     os.killpg(head.pid, signal.SIGTERM)

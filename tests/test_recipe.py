@@ -102,6 +102,47 @@ def test_extends_and_set_overrides(tmp_path):
     assert "stages[1].min_chars" in str(info.value)
 
 
+def test_set_block_is_a_profile_over_the_extends_chain(tmp_path):
+    write(tmp_path, "base.yaml", BASE)
+    write(
+        tmp_path,
+        "mid.yaml",
+        """
+        extends: base.yaml
+        name: mid
+        set:
+          stages.length_filter.min_chars: 30
+          outputs.sft.shard_rows: 5
+        """,
+    )
+    small = write(
+        tmp_path,
+        "small.yaml",
+        """
+        extends: mid.yaml
+        name: small
+        set: {stages.length_filter.min_chars: 60}
+        """,
+    )
+    r = load_recipe(small)
+    # the child's `set:` applies after the parent's; the stage list itself is not restated
+    assert r.name == "small" and r.stages[1].min_chars == 60 and r.outputs["sft"].shard_rows == 5
+    assert [s.type for s in r.stages] == ["normalize", "length_filter", "to_chat"]
+    assert load_recipe(small, ["stages.length_filter.min_chars=70"]).stages[1].min_chars == 70  # --set last
+    bad = write(tmp_path, "bad.yaml", "extends: base.yaml\nname: bad\nset: {stages.nope.min_chars: 1}\n")
+    with pytest.raises(RecipeError) as info:
+        load_recipe(bad)
+    assert "no item 'nope'" in str(info.value) and "bad.yaml" in str(info.value)
+    with pytest.raises(RecipeError, match="a mapping of KEY.PATH"):
+        load_recipe(write(tmp_path, "bad2.yaml", "extends: base.yaml\nname: b2\nset: [x]\n"))
+
+
+def test_output_sources_are_checked(tmp_path):
+    text = BASE.replace("  sft: {format: messages}", "  sft: {format: messages, sources: [qa, nosuch]}")
+    with pytest.raises(RecipeError, match="output 'sft': unknown sources \\['nosuch'\\]"):
+        load_recipe(write(tmp_path, "r.yaml", text))
+
+
 def test_extends_cycle_and_missing_parent(tmp_path):
     write(tmp_path, "a.yaml", "extends: b.yaml\nname: a\n")
     write(tmp_path, "b.yaml", "extends: a.yaml\nname: b\n")

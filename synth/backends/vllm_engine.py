@@ -23,9 +23,9 @@ import os
 import time
 from typing import Any, NamedTuple
 
-# vLLM's INFO lines (dozens per engine start) would bury the build's progress lines; its warnings and errors
-# still show. VLLM_LOGGING_LEVEL=INFO shows everything. Read when vLLM is first imported (below, lazily).
-os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")
+# vLLM's INFO and WARNING lines (dozens per engine start, about CPU set-up) would bury the build's progress
+# lines; its errors still show. VLLM_LOGGING_LEVEL=INFO shows everything. Read when vLLM is first imported.
+os.environ.setdefault("VLLM_LOGGING_LEVEL", "ERROR")
 
 
 class EngineResult(NamedTuple):
