@@ -287,8 +287,9 @@ def _export(version_dir: Path, out_dir: Path, include_drops: bool, repo_id: str 
             src = version_dir / entry["path"]
             _place(src, out_dir / name / src.name, entry, link)
     shutil.copyfile(version_dir / "manifest.json", out_dir / "manifest.json")
-    if (version_dir / "recipe.yaml").is_file():
-        shutil.copyfile(version_dir / "recipe.yaml", out_dir / "recipe.yaml")
+    for extra in ("recipe.yaml", "report.html"):  # the report opens offline from the Hub folder too
+        if (version_dir / extra).is_file():
+            shutil.copyfile(version_dir / extra, out_dir / extra)
     card = dataset_card(version_dir, repo_id=repo_id, include_drops=include_drops)
     (out_dir / "README.md").write_text(card, encoding="utf-8")
     return out_dir
@@ -300,7 +301,7 @@ def export_version(
     """Write into ``out_dir`` (new or empty) exactly the folder ``push_version`` uploads; returns ``out_dir``.
 
     Holds ``<output>/*.parquet`` for each output (checked against the manifest's sizes and sha256),
-    README.md (the card), manifest.json, recipe.yaml, and ``drops/*.parquet`` if ``include_drops``.
+    README.md (the card), manifest.json, recipe.yaml, report.html, and ``drops/*.parquet`` if ``include_drops``.
     """
     return _export(version_dir, out_dir, include_drops, repo_id, link=False)
 

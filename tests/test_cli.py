@@ -112,6 +112,7 @@ def test_push_and_export_a_real_build(tmp_path, monkeypatch):
     exported = Path(run("export", version.name, tmp_path / "export", "--store", store).stdout.strip())
     assert (
         (exported / "README.md").exists()
+        and (exported / "report.html").read_bytes() == (version / "report.html").read_bytes()
         and (exported / "sft").is_dir()
         and not (exported / "drops").exists()
     )
