@@ -54,7 +54,8 @@ ALOE_LOCAL ?= recipes/aloe_beta_local.yaml
 aloe-local: install
 	$(BIN)/factory build $(ALOE_LOCAL)
 	$(BIN)/factory train $(ALOE_LOCAL) > .aloe-local-model
-	$(BIN)/factory eval smollm2-135m "$$(tail -n 1 .aloe-local-model)" --recipe $(ALOE_LOCAL) --plot aloe-local-eval.png
+	$(BIN)/factory eval smollm2-135m "$$(tail -n 1 .aloe-local-model)" --recipe $(ALOE_LOCAL) --plot aloe-local-eval.png \
+		--benchmark medqa --benchmark medmcqa --benchmark mmlu_medical   # MCQA: the refusal-rate generation takes ~40 min per model on CPU
 
 test: install-test
 	$(BIN)/python -m pytest -q

@@ -97,7 +97,8 @@ def test_checkpoint_chain_and_eval_results(chain):
     done = json.loads((final.parent / "chain.json").read_text())
     assert done["final"] == str(final)
     steps = done["steps"]
-    assert [s["step"] for s in steps] == ["sft", "preference", "red_team"]
+    chunks = [f"preference-chunk{i}" for i in range(1, 6)]  # DPO-1 in 5 sequential chunks, as Aloe
+    assert [s["step"] for s in steps] == ["sft", *chunks, "red_team"]
     for before, after in zip(steps, steps[1:], strict=False):
         assert after["start"] == before["out"]  # each step starts from the one before
         assert json.loads((Path(after["out"]) / "factory_train.json").read_text())["parent"] == before["out"]
