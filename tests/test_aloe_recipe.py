@@ -136,10 +136,14 @@ def test_mcqa_answers_end_in_the_one_form():
     assert chat.process_row({**row, "explanation": None})["messages"][-1]["content"] == "Answer: B"
 
 
-def test_models_sit_in_two_stages_and_the_train_section():
-    """A local profile swaps models in few places: the two generation stages and train."""
-    with_backend = [s.stage_name for s in RECIPE.stages if hasattr(s, "backend")]
-    assert with_backend == ["deita", "cot"]
+def test_models_sit_in_three_stages_and_the_train_section():
+    """A local profile swaps models in few places: the three model stages and train."""
+    with_backend = {s.stage_name: s.backend.model for s in RECIPE.stages if hasattr(s, "backend")}
+    assert with_backend == {  # paper: the 34B decontamination judge, the 70B CoT teacher
+        "contamination_judge": "NousResearch/Nous-Hermes-2-Yi-34B",
+        "deita": "meta-llama/Llama-3.1-70B-Instruct",
+        "cot": "meta-llama/Llama-3.1-70B-Instruct",
+    }
     assert RECIPE.train.base_model == "meta-llama/Llama-3.1-8B"
     assert RECIPE.train.merge.with_model == "meta-llama/Llama-3.1-8B-Instruct"
 
@@ -159,3 +163,16 @@ def test_paper_sets_missing_locally_keep_their_hub_id():
         while first > 0 and lines[first - 1].strip().startswith("#"):
             first -= 1
         assert "stand-in" in " ".join(lines[first : last + 1]), name
+
+
+def test_local_profiles_put_the_local_model_in_every_model_place():
+    """recipes/aloe_beta_local.yaml (and its quickstart profile): the same stages as aloe_beta.yaml plus the
+    pair and red-team stages, every backend and the base model the shipped local model."""
+    for name in ("aloe_beta_local.yaml", "aloe_beta_quickstart.yaml"):
+        local = load_recipe(ROOT / "recipes" / name)
+        models = {s.stage_name: s.backend.model for s in local.stages if hasattr(s, "backend")}
+        assert set(models) >= {"contamination_judge", "deita", "cot", "candidates", "rubric", "guard"}, name
+        assert set(models.values()) == {"smollm2-135m"} and local.train.base_model == "smollm2-135m", name
+        paper = {s.stage_name for s in RECIPE.stages}
+        assert paper - {s.stage_name for s in local.stages} == set(), name  # no paper stage left out
+        assert local.outputs["red_team"].sources == ["advbench", "medsafetybench_redteam"]
