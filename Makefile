@@ -49,7 +49,8 @@ quickstart: install
 	$(BIN)/factory build recipes/aloe_beta_quickstart.yaml
 
 # The whole local chain: build recipes/aloe_beta_local.yaml, train SFT -> DPO (5 chunks) -> red-team DPO from
-# smollm2-135m, evaluate the base and the trained model and compare them (~30 min on 2 cores).
+# smollm2-135m, evaluate the base and the trained model and compare them (CPU training is the long part;
+# measured figures in BENCHMARKS.md).
 ALOE_LOCAL ?= recipes/aloe_beta_local.yaml
 aloe-local: install
 	$(BIN)/factory build $(ALOE_LOCAL)
