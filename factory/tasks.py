@@ -78,21 +78,30 @@ def map_shard(spec: dict[str, Any], shard_json: dict[str, Any]) -> dict[str, Any
         if data is not None:
             data.write(result.filter(pc.is_null(result.column(DROP))))
         drops.add(result, pos, shard.file)
+    if data is None:
+        return {**_filtered(spec, shard, drops, rows_in), **({"tallies": tallies} if tallies else {})}
+    data.close()
     drop_file = drops.close()
     rows_out = rows_in - sum(drops.dropped.values())
-    if data is not None:
-        data.close()
-        new = Shard(shard.name, f"{spec['entry']}/data/{shard.name}.parquet", [], rows_out)
-    else:
-        extra = [f"{spec['entry']}/{drop_file['path']}"] if drop_file else []
-        new = Shard(shard.name, shard.file, shard.drops + extra, rows_out)
+    new = Shard(shard.name, f"{spec['entry']}/data/{shard.name}.parquet", [], rows_out)
+    return {**_result(new, rows_in, drops, drop_file), **({"tallies": tallies} if tallies else {})}
+
+
+def _filtered(spec: dict[str, Any], shard: Shard, drops: DropSink, rows_in: int) -> dict[str, Any]:
+    """A step's result for a shard whose rows only lost some: the input shard, plus this step's drop file."""
+    drop_file = drops.close()
+    extra = [f"{spec['entry']}/{drop_file['path']}"] if drop_file else []
+    rows_out = rows_in - sum(drops.dropped.values())
+    return _result(Shard(shard.name, shard.file, shard.drops + extra, rows_out), rows_in, drops, drop_file)
+
+
+def _result(new: Shard, rows_in: int, drops: DropSink, drop_file: dict[str, Any] | None) -> dict[str, Any]:
     return {
-        "shard": new.to_json() if rows_out else None,
+        "shard": new.to_json() if new.rows else None,
         "rows_in": rows_in,
-        "rows_out": rows_out,
+        "rows_out": new.rows,
         "dropped": dict(drops.dropped),
         "drop_file": drop_file,
-        **({"tallies": tallies} if tallies else {}),
     }
 
 
@@ -136,17 +145,7 @@ def apply_drops(spec: dict[str, Any], shard_json: dict[str, Any], decisions: Any
         reason = decisions.column("reason").take(at)
         detail = decisions.column("detail").take(at)
         drops.add(table.append_column(DROP, reason).append_column(DROP_DETAIL, detail), pos, shard.file)
-    drop_file = drops.close()
-    rows_out = rows_in - sum(drops.dropped.values())
-    extra = [f"{spec['entry']}/{drop_file['path']}"] if drop_file else []
-    new = Shard(shard.name, shard.file, shard.drops + extra, rows_out)
-    return {
-        "shard": new.to_json() if rows_out else None,
-        "rows_in": rows_in,
-        "rows_out": rows_out,
-        "dropped": dict(drops.dropped),
-        "drop_file": drop_file,
-    }
+    return _filtered(spec, shard, drops, rows_in)
 
 
 def _positions_in(chosen: np.ndarray, pos: np.ndarray) -> pa.Array:
