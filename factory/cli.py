@@ -106,10 +106,16 @@ def ls_(store: StoreOpt = Path("store"), as_json: bool = typer.Option(False, "--
         print_renderable(versions_table(manifests))
 
 
-def _manifest(store: Path, ref: str) -> dict:
+def _version(store: Path, ref: str) -> tuple[Path, dict]:
+    """A version's folder and manifest; a missing or unknown version exits with the store's error."""
     from factory.store import Store
 
-    return json.loads((Store(store).resolve(ref) / "manifest.json").read_text())
+    try:
+        path = Store(store).resolve(ref)
+        return path, json.loads((path / "manifest.json").read_text())
+    except FactoryError as exc:
+        _fail(exc)
+        raise  # not reached: _fail exits
 
 
 @app.command()
@@ -121,14 +127,8 @@ def show(
     """Show a version: warnings, sources, the funnel per stage and source, mixture, stage highlights, outputs,
     lengths (id, prefix or folder)."""
     from factory.report import print_renderable, version_report
-    from factory.store import Store
 
-    try:
-        path = Store(store).resolve(version)
-        m = json.loads((path / "manifest.json").read_text())
-    except FactoryError as exc:
-        _fail(exc)
-        return
+    path, m = _version(store, version)
     if as_json:
         print(json.dumps(m, indent=1, ensure_ascii=False))
     else:
@@ -146,14 +146,8 @@ def report(
     from factory.html_report import write_report
     from factory.report import print_warnings
     from factory.report_facts import collect_warnings
-    from factory.store import Store
 
-    try:
-        path = Store(store).resolve(version)
-        m = json.loads((path / "manifest.json").read_text())
-    except FactoryError as exc:
-        _fail(exc)
-        return
+    path, m = _version(store, version)
     print_warnings(collect_warnings(m, path), err)
     print(write_report(path, m, out=out))
 
@@ -163,10 +157,7 @@ def diff(a: str, b: str, store: StoreOpt = Path("store")) -> None:
     """Compare two versions: recipe changes, source data changes, the stage funnel, outputs."""
     from factory.report import diff_report, print_renderable
 
-    try:
-        print_renderable(diff_report(_manifest(store, a), _manifest(store, b)))
-    except FactoryError as exc:
-        _fail(exc)
+    print_renderable(diff_report(_version(store, a)[1], _version(store, b)[1]))
 
 
 @app.command()

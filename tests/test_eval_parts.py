@@ -82,6 +82,41 @@ def test_cot_db_reads_back_what_to_chat_writes(tmp_path, shared_data):
     assert parse_user("Which?\n\nB. x\nC. y") is None  # option lines must start at A
 
 
+def test_cot_db_reads_the_aloe_answer_form(tmp_path, shared_data):
+    """recipes/aloe_beta.yaml's to_chat ends MCQA answers with "Answer: X" (the paper's form), not "The answer
+    is X": its versions must feed Medprompt too (they did not: every CoT row was skipped as no_answer_line)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    import yaml
+    from tests_paths import ROOT
+
+    from factory.rows import make_row
+
+    recipe = yaml.safe_load((ROOT / "recipes" / "aloe_beta.yaml").read_text())
+    to_chat = next(s for s in recipe["stages"] if s["type"] == "to_chat")
+    docs = load_docs(MCQA_DEFAULTS[1], shared_data, 4)
+    rows = [
+        make_row(id=f"r{i}", source="medmcqa", kind="mcqa", question=d["question"], options=d["options"],
+                 answer_idx=d["answer_idx"], explanation=f"Reasoning {i}, not option A.\nThe correct answer is:")
+        for i, d in enumerate(docs)
+    ]  # fmt: skip
+    kept, _, _ = run_stage(ToChat(**{k: v for k, v in to_chat.items() if k != "type"}), rows, "local")
+    assert all(r["messages"][-1]["content"].endswith(f"Answer: {'ABCDE'[d['answer_idx']]}") for r, d in zip(kept, docs, strict=True))
+    out = tmp_path / "v1" / "sft"
+    out.mkdir(parents=True)
+    table = pa.Table.from_pylist(
+        [{"id": r["id"], "source": r["source"], "kind": r["kind"], "messages": r["messages"], "cot_model": "t"}
+         for r in kept]
+    )  # fmt: skip
+    pq.write_table(table, out / "part-0.parquet")
+    (tmp_path / "v1" / "manifest.json").write_text(json.dumps({"version": "v1"}))
+    examples, info = load_cot_db(tmp_path / "v1")
+    assert info["examples"] == 4 and info["skipped"] == {}
+    assert [ex.answer_idx for ex in examples] == [d["answer_idx"] for d in docs]
+    assert all(ex.explanation.startswith(f"Reasoning {i}") and "Answer:" not in ex.explanation
+               for i, ex in enumerate(examples))  # fmt: skip
+
+
 def test_decontaminate_drops_copied_benchmark_items(shared_data):
     medqa = load_docs(MCQA_DEFAULTS[0], shared_data)
     train = load_docs(MCQA_DEFAULTS[0].model_copy(update={"path": "A_medical_mcqa/hpai_prompt_engine/medqa_4opt_val.json",

@@ -3,7 +3,8 @@
 In: a version folder and one of its outputs (default ``sft``). The rows taken are those the ``cot`` stage
 verified (``cot_model`` set). Their question, options, gold answer and reasoning are read back from the
 conversation ``to_chat`` wrote (user = [context and] question + "A. ..." option lines; assistant =
-reasoning + "The answer is X. <option>"), or from the canonical columns when the output keeps them
+reasoning + one answer line: "The answer is X. <option>", or the form an ``answer_format`` stage set, e.g.
+Aloe's "Answer: X", read by ``synth.answers.parse_answer``), or from the canonical columns when the output keeps them
 (``format: rows``). Out: ``Example``s, and counts of the rows skipped and why.
 
 ``decontaminate(examples, items)`` leaves out every example that matches a benchmark item, with the
@@ -59,12 +60,21 @@ def parse_user(text: str) -> tuple[str, list[str]] | None:
     return (question, options) if question else None
 
 
-def parse_assistant(text: str, n_options: int) -> tuple[str, int] | None:
-    """(reasoning, gold index) of a ``to_chat`` MCQA assistant turn ("... The answer is X. <option>")."""
+def parse_assistant(text: str, n_options: int, options: list[str] | None = None) -> tuple[str, int] | None:
+    """(reasoning, gold index) of a ``to_chat`` MCQA assistant turn: reasoning, then one answer line
+    ("The answer is X. <option>", "Answer: X", or another form ``parse_answer`` reads on that line alone)."""
     m = _ANSWER.search(text)
-    if not m or OPTION_LABELS.index(m.group(1)) >= n_options:
+    if m:
+        if OPTION_LABELS.index(m.group(1)) >= n_options:
+            return None
+        return text[: m.start()].strip(), OPTION_LABELS.index(m.group(1))
+    from synth.answers import parse_answer
+
+    body, _, last = text.rstrip().rpartition("\n")
+    parsed = parse_answer(last, n_options, options)
+    if parsed.index is None or parsed.changed:
         return None
-    return text[: m.start()].strip(), OPTION_LABELS.index(m.group(1))
+    return body.strip(), parsed.index
 
 
 def _from_messages(row: dict[str, Any]) -> Example | str:
@@ -77,7 +87,7 @@ def _from_messages(row: dict[str, Any]) -> Example | str:
     if parsed is None:
         return "no_option_lines"
     question, options = parsed
-    answer = parse_assistant(assistant, len(options))
+    answer = parse_assistant(assistant, len(options), options)
     if answer is None:
         return "no_answer_line"
     explanation, gold = answer
