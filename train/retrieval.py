@@ -99,6 +99,10 @@ def vllm_embed(model: str, max_model_len: int = 2048):
     os.environ.setdefault("VLLM_HOST_IP", "127.0.0.1")
     path = resolve_model(model)
     cpu = not _cuda()
+    if cpu:
+        from synth.backends.vllm_engine import bind_cpu_threads
+
+        bind_cpu_threads()
     llm = LLM(
         model=path,
         runner="pooling",
