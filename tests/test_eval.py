@@ -120,6 +120,16 @@ def test_eval_command_prints_table(shared_data, tmp_path):
     assert "pubmedqa" in out.output and "accuracy" in out.output
     results = json.loads((model / "eval" / "results.json").read_text())
     assert list(results["benchmarks"]) == ["pubmedqa"] and results["benchmarks"]["pubmedqa"]["n"] == 3
+    # A second benchmark, same model and settings: the first one's results stay beside it.
+    args = ["eval", str(model), "--data-dir", str(shared_data), "--benchmark", "medqa", "--limit", "2"]
+    assert CliRunner().invoke(app, args).exit_code == 0
+    results = json.loads((model / "eval" / "results.json").read_text())
+    assert results["benchmarks"]["pubmedqa"]["n"] == 3 and results["benchmarks"]["medqa"]["n"] == 2
+    assert list(results["earlier_runs"]) == ["pubmedqa"]
+    # Other settings (here the system prompt): the file holds this run alone.
+    assert CliRunner().invoke(app, [*args, "--system-prompt", "Be brief."]).exit_code == 0
+    results = json.loads((model / "eval" / "results.json").read_text())
+    assert list(results["benchmarks"]) == ["medqa"] and "earlier_runs" not in results
     bad = CliRunner().invoke(app, ["eval", str(model), "--data-dir", str(shared_data), "--benchmark", "nope"])
     assert bad.exit_code == 1
 

@@ -24,7 +24,7 @@ from typing import Any
 from factory.errors import FactoryError
 from train.benchmarks import BenchmarkSpec, is_refusal, load_docs, mcqa_choices, mcqa_prompt
 from train.config import EvalSpec
-from train.eval_results import header
+from train.eval_results import header, keep_earlier
 from train.generative import system_prompt_for
 from train.plan import PROVENANCE
 from train.stats import accuracy_entry, wilson
@@ -232,6 +232,7 @@ def evaluate_model(
             questions_per_s=round(len(rows) / wall, 3) if wall > 0 else None,
         )
         results["benchmarks"][bench.name] = entry
+    results = keep_earlier(out_dir / "results.json", results)  # other benchmarks of the same model & settings
     (out_dir / "results.json").write_text(json.dumps(results, indent=1, ensure_ascii=False))
     return results
 

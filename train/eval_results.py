@@ -53,10 +53,36 @@ def header(
     }
 
 
+# What must match for an earlier run's benchmarks to stay beside a new run's in one results file.
+_SAME_RUN = ("model", "system_prompt", "settings", "generator", "judge", "trained_on", "backend")
+
+
+def keep_earlier(path: Path, results: dict[str, Any]) -> dict[str, Any]:
+    """``results`` plus the benchmarks of the results file already at ``path`` that this run did not score,
+    when that file came from the same model and settings (``factory eval --benchmark medqa``, then
+    ``--benchmark medmcqa``, keeps both); otherwise ``results`` alone."""
+    if not path.exists() or not isinstance(results.get("benchmarks"), dict):
+        return results
+    try:
+        old = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return results
+    if not isinstance(old.get("benchmarks"), dict) or any(old.get(k) != results.get(k) for k in _SAME_RUN):
+        return results
+    earlier = {name: b for name, b in old["benchmarks"].items() if name not in results["benchmarks"]}
+    if not earlier:
+        return results
+    runs = dict(old.get("earlier_runs") or {})
+    runs.update({name: runs.get(name, old.get("created_at")) for name in earlier})
+    return {**results, "benchmarks": {**earlier, **results["benchmarks"]}, "earlier_runs": runs}
+
+
 def write_results(out_dir: Path, kind: str, results: dict[str, Any], rows: dict[str, list[dict]]) -> Path:
-    """Write ``results.json`` and one JSONL of per-question records per benchmark; return the results path."""
+    """Write ``results.json`` and one JSONL of per-question records per benchmark; return the results path.
+    Benchmarks of an earlier run with the same model and settings stay (``earlier_runs``: when each was run)."""
     path = results_path(out_dir, kind)
     path.parent.mkdir(parents=True, exist_ok=True)
+    results = keep_earlier(path, results)
     for name, records in rows.items():
         with open(path.parent / f"{name}.jsonl", "w", encoding="utf-8") as f:
             f.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
