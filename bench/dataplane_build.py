@@ -48,7 +48,7 @@ DRIVER = """
 import json, resource, sys, time
 t0 = time.perf_counter()
 from factory.log import Reporter
-from factory.pipeline import build
+from factory.pipeline.runner import build
 from factory.recipe import load_recipe
 res = build(load_recipe(sys.argv[1]), reporter=Reporter(quiet=True))
 ru = resource.getrusage(resource.RUSAGE_SELF)

@@ -1,7 +1,7 @@
 """Decontamination quality and speed: recall per perturbation kind on planted benchmark copies, false
 positives on clean rows, per tier and for the whole, against peers measured in the same run.
 
-Planted rows: ``--per-benchmark`` items of every benchmark file of ``recipes/benchmarks/medical.yaml``
+Planted rows: ``--per-benchmark`` items of every benchmark file of ``filters/decontam/benchmarks/medical.yaml``
 (../shared/data), each copied under every kind of bench/decontam_perturb.py, plus the model-rephrased set
 (bench/data/decontam/rephrased.jsonl, made once by bench/decontam_rephrase.py).
 
@@ -47,8 +47,8 @@ from decontam_perturb import PERTURBATIONS, REPHRASED, plant, plant_rephrased  #
 
 from factory.sources import SourceConfig, load_source  # noqa: E402
 from factory.stage import is_dropped  # noqa: E402
-from filters.decontam import Decontaminate  # noqa: E402
-from filters.decontam_text import tokens  # noqa: E402
+from filters.decontam.decontaminate import Decontaminate  # noqa: E402
+from filters.decontam.text import tokens  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
 REPHRASED_FILE = ROOT / "bench" / "data" / "decontam" / "rephrased.jsonl"

@@ -28,10 +28,10 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 import decontam_eval as E  # noqa: E402
 
+from factory.llm.types import SamplingConfig, VLLMBackend  # noqa: E402
 from factory.testing import run_stage  # noqa: E402
-from filters.contam_judge import VERDICTS, ContaminationJudge  # noqa: E402
-from filters.decontam import COLUMN, Decontaminate  # noqa: E402
-from synth.generation import SamplingConfig, VLLMBackend  # noqa: E402
+from filters.decontam.decontaminate import COLUMN, Decontaminate  # noqa: E402
+from filters.decontam.judge import VERDICTS, ContaminationJudge  # noqa: E402
 
 
 def structs(cands) -> list[dict]:

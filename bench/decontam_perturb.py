@@ -10,7 +10,7 @@ Kinds (``PERTURBATIONS``); every change is random per item (seeded):
 - ``typo``: character typos in ~1 of 6 words of 4+ letters (at least one), options too: a neighbour
   key, a dropped, doubled or inserted letter, two letters swapped.
 - ``abbrev``: clinical shorthand from ``SHORTHAND_OUT`` below, applied to every place it fits. The list was
-  written apart from the detector's table (``filters.decontam_text.SHORTHAND``) and holds forms that table
+  written apart from the detector's table (``filters.decontam.text.SHORTHAND``) and holds forms that table
   lacks (``exam``, ``labs``, ``HR``, ``min``, ``h``, ``d``, ``M``/``F``, ``&``, ``~``, ``2/2``, ``c/w``, ``↑``...).
 - ``truncate``: the first 50-80% of the stem's words, at least 8 (a distinctive part); options kept.
 - ``partial``: a contiguous span of half the stem, at least 8 words; options kept, shuffled.

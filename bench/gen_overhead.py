@@ -43,9 +43,9 @@ def steady(times: list[float]) -> tuple[int, float]:
 
 
 def make_stage(args, placement: str):
-    from factory.models import resolve_model
+    from factory.llm.models import resolve_model
+    from factory.llm.types import SamplingConfig, VLLMBackend
     from synth.cot import ChainOfThought
-    from synth.generation import SamplingConfig, VLLMBackend
 
     backend = VLLMBackend(
         model=resolve_model("smollm2-135m"), accelerator="cpu", dtype="float32", max_model_len=2048,
@@ -99,9 +99,9 @@ def _bar(*args, **kwargs) -> _Clock:
 def run_direct(args, rows) -> dict:
     from vllm import LLM
 
-    from synth.backends.vllm_engine import bind_cpu_threads, sampling_params
-    from synth.backends.vllm_runner import engine_kwargs
-    from synth.generation import Response, Retry
+    from factory.llm.backends.vllm_engine import bind_cpu_threads, sampling_params
+    from factory.llm.backends.vllm_runner import engine_kwargs
+    from factory.llm.types import Response, Retry
 
     stage = make_stage(args, "local")
     stage.setup()
@@ -145,8 +145,8 @@ def run_direct(args, rows) -> dict:
 
 
 def run_stage_path(args, rows, placement: str) -> dict:
+    from factory.llm import loop
     from factory.testing import run_stage
-    from synth import loop
 
     if placement == "ray":
         import ray
@@ -165,7 +165,7 @@ def run_stage_path(args, rows, placement: str) -> dict:
         t0 = time.perf_counter()
         kept, drops, stats = run_stage(stage, rows, "local", store_dir=Path(store))
         wall = time.perf_counter() - t0
-    from synth.backends import pool
+    from factory.llm.backends import pool
 
     closing = time.perf_counter()
     pool.close_all()  # what the end of a build does

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from filters import minhash_core as core
+from filters.dedup import minhash_core as core
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 T = 0.8
@@ -246,7 +246,7 @@ def main() -> None:
                         ]
     from factory.rows import make_row
     from factory.testing import run_stage
-    from filters.minhash import MinHashDedup
+    from filters.dedup.minhash import MinHashDedup
 
     stage = MinHashDedup()
     rows_in = [make_row(id=str(k), source="bench", kind="text", text=t) for k, t in enumerate(texts)]

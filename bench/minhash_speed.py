@@ -93,13 +93,13 @@ def phases(n_docs: int) -> None:
     import xxhash
     from datasketch import MinHash, MinHashLSH
 
-    from filters import minhash_core as core
+    from filters.dedup import minhash_core as core
 
     pin_one_core()
     docs = make_docs(n_docs)
     kb = sum(len(d.encode()) for d in docs) / len(docs) / 1024
     num_perm, batch = 128, 1024
-    from filters.minhash import MinHashDedup
+    from filters.dedup.minhash import MinHashDedup
 
     bands, rows = MinHashDedup().band_params()
     results: dict[str, dict[str, float]] = {}
@@ -200,11 +200,11 @@ def scale_one(n: int, workdir: Path) -> dict:
     """In a fresh process: the stage over ``n`` docs through the runner's step (its distributed phases, in
     process), timed; peak RSS. ``keys_s`` is the signature phase, ``decide_s`` buckets + components + keep,
     ``filter_s`` the rest (the shard tasks writing the drops)."""
-    from factory.executors import LocalExecutor
-    from factory.pipeline import _run_stage
+    from factory.pipeline.executors import LocalExecutor
+    from factory.pipeline.runner import _run_stage
     from factory.rows import schema as row_schema
-    from factory.store import Store
-    from filters.minhash import MinHashDedup
+    from factory.storage.store import Store
+    from filters.dedup.minhash import MinHashDedup
 
     pin_one_core()
     files = sorted((workdir / "input").glob("*.parquet"))

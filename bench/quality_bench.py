@@ -28,15 +28,15 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from factory.executors import LocalExecutor
-from factory.pipeline import _run_stage
+from factory.pipeline.executors import LocalExecutor
+from factory.pipeline.runner import _run_stage
 from factory.rows import main_text, make_row
 from factory.rows import schema as row_schema
 from factory.sources import SourceConfig, load_source
 from factory.stage import is_dropped
-from factory.store import Store
-from filters.heuristics import RULE_PARAMS, HeuristicFilter
-from filters.quality import (
+from factory.storage.store import Store
+from filters.clean.heuristics import RULE_PARAMS, HeuristicFilter
+from filters.quality.classifier import (
     MODEL_FILE,
     POS,
     QualityScore,

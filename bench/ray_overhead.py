@@ -63,7 +63,7 @@ def run_one(recipe: Path, store: Path, executor: str, cpus: int) -> dict:
     code = (
         "import json,sys,time\n"
         "t0=time.perf_counter()\n"
-        "from factory.recipe import load_recipe\nfrom factory.pipeline import build\nfrom factory.store import Store\nfrom factory.log import Reporter\n"
+        "from factory.recipe import load_recipe\nfrom factory.pipeline.runner import build\nfrom factory.storage.store import Store\nfrom factory.log import Reporter\n"
         f"r=load_recipe({str(recipe)!r}, ['executor.num_cpus={cpus}'])\n"
         f"res=build(r, Store({str(store)!r}), executor={executor!r}, reporter=Reporter(quiet=True))\n"
         "m=res.manifest\n"

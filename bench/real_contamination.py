@@ -25,7 +25,7 @@ from decontam_eval import DATA, candidates, load, oracle_copy, prompt_tokens  # 
 
 from factory.sources import load_source  # noqa: E402
 from factory.stage import is_dropped  # noqa: E402
-from filters.decontam import Decontaminate  # noqa: E402
+from filters.decontam.decontaminate import Decontaminate  # noqa: E402
 
 TRAIN = [
     ("medmcqa_train_10k", "A_medical_mcqa/hpai_prompt_engine/medmcqa_val.json", "hpai_mcqa"),

@@ -22,9 +22,9 @@ def main() -> None:
     args = ap.parse_args()
 
     from factory.log import Reporter
-    from factory.pipeline import build
+    from factory.pipeline.runner import build
     from factory.recipe import load_recipe
-    from factory.store import Store
+    from factory.storage.store import Store
 
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
@@ -34,7 +34,7 @@ def main() -> None:
         start = time.perf_counter()
         import matplotlib.figure  # noqa: F401
 
-        from factory.report import collect_warnings, write_report
+        from factory.report.terminal import collect_warnings, write_report
 
         import_s = time.perf_counter() - start
         warn_s, report_s = [], []

@@ -83,9 +83,9 @@ def main() -> None:
 
     from tiny_models import build_tiny_model
 
-    from factory.pipeline import build
+    from factory.pipeline.runner import build
     from factory.recipe import load_recipe
-    from factory.store import Store
+    from factory.storage.store import Store
     from train.config import TrainSection
     from train.plan import PROVENANCE, make_plan
 

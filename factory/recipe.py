@@ -17,13 +17,14 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
+import pyarrow as pa
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, create_model, model_validator
 
-from factory.errors import RecipeError
-from factory.rows import KINDS
+from factory.errors import RecipeError, StageError
+from factory.rows import CANONICAL_FIELDS, KINDS
+from factory.rows import schema as row_schema
 from factory.sources.config import SourceConfig
-from train.config import TrainSection
 
 Kind = Literal[KINDS]  # type: ignore[valid-type]
 
@@ -79,9 +80,6 @@ class RecipeBase(BaseModel):
     sources: list[SourceConfig] = Field(min_length=1)
     outputs: dict[str, OutputConfig] = Field(min_length=1)
     drop_log: DropLogConfig = DropLogConfig()
-    train: TrainSection | None = Field(
-        None, description="`factory train` / `factory eval` settings (not part of the version id)"
-    )
 
     _file: Path | None = PrivateAttr(None)
 
@@ -127,21 +125,39 @@ class RecipeBase(BaseModel):
 
     def content(self) -> dict[str, Any]:
         """What defines the data (hashed into the version id): no store path, executor or description."""
-        return self.model_dump(mode="json", exclude={"store", "executor", "description", "extends", "train"})
+        return self.model_dump(mode="json", exclude={"store", "executor", "description", "extends", *recipe_sections()})
+
+
+SECTIONS_GROUP = "aloe_factory.recipe_sections"
+
+
+@functools.cache
+def recipe_sections() -> dict[str, type[BaseModel]]:
+    """Recipe sections that the floors above this one add, by the entry points of ``SECTIONS_GROUP``
+    (``train:``, from ``train.config``). Sections are settings of later commands, never part of the version id."""
+    from importlib.metadata import entry_points
+
+    return {ep.name: ep.load() for ep in entry_points(group=SECTIONS_GROUP)}
 
 
 @functools.cache
 def recipe_model() -> type[RecipeBase]:
-    """The Recipe model, with ``stages`` a union of every registered stage type (discriminated by ``type``)."""
+    """The Recipe model, with ``stages`` a union of every registered stage type (discriminated by ``type``)
+    and one optional field per registered section."""
     from factory.registry import stage_classes
 
     classes = tuple(stage_classes().values())
     stage_union = Annotated[Union[classes], Field(discriminator="type")]  # noqa: UP007
+    sections: dict[str, Any] = {
+        name: (model | None, Field(None, description=(model.__doc__ or name).strip().splitlines()[0]))
+        for name, model in recipe_sections().items()
+    }
     return create_model(
         "Recipe",
         __base__=RecipeBase,
         __doc__="An aloe-factory recipe.",
         stages=(list[stage_union], Field(default_factory=list, description="ordered processing stages")),
+        **sections,
     )
 
 
@@ -321,10 +337,44 @@ def load_recipe(path: str | Path, overrides: list[str] | None = None) -> RecipeB
     data, files = _load_chain(Path(path))
     apply_overrides(data, list(overrides or []))
     recipe = validate_recipe(data, files, str(path))
-    from factory.pipeline import check_plan  # columns chain, before any worker starts
-
-    check_plan(recipe)
+    check_plan(recipe)  # columns chain, before any worker starts
     return recipe
+
+
+def check_plan(recipe: RecipeBase) -> list[pa.Schema]:
+    """Check that every stage's required columns exist upstream; the schema after each stage."""
+    schemas = [row_schema()]
+    available = dict(CANONICAL_FIELDS)
+    for i, stage in enumerate(recipe.stages):  # type: ignore[attr-defined]
+        missing = [c for c in stage.requires if c not in available]
+        if missing:
+            raise RecipeError(
+                str(recipe.file),
+                [
+                    (
+                        f"stages[{i}] ({stage.stage_name})",
+                        f"needs columns {missing} that no earlier stage adds",
+                    )
+                ],
+            )
+        earlier = [s.stage_name for s in recipe.stages[:i]]  # type: ignore[attr-defined]
+        unknown = [n for n in stage.artifact_inputs() if n not in earlier]
+        if unknown:
+            raise RecipeError(
+                str(recipe.file),
+                [
+                    (
+                        f"stages[{i}] ({stage.stage_name})",
+                        f"reads artifacts of {unknown}, which is not an earlier stage",
+                    )
+                ],
+            )
+        for name, dtype in stage.adds.items():
+            if name in available and available[name] != dtype:
+                raise StageError(f"stage '{stage.stage_name}' redefines column '{name}' with another type")
+            available[name] = dtype
+        schemas.append(row_schema({k: v for k, v in available.items() if k not in CANONICAL_FIELDS}))
+    return schemas
 
 
 def recipe_json_schema() -> dict[str, Any]:

@@ -300,7 +300,7 @@ class CustomStage(Stage):
     """A stage that drives execution itself (e.g. LLM generation through ``ray.data.llm``, whose processor is a
     Dataset -> Dataset transform, with a retry loop around it).
 
-    ``run(files, executor, out_schema)`` reads the input Parquet ``files`` (``factory.store.read_tables``, or
+    ``run(files, executor, out_schema)`` reads the input Parquet ``files`` (``factory.storage.store.read_tables``, or
     ``ray.data.read_parquet`` when ``executor.name == "ray"``) and yields Arrow tables of ``out_schema``
     (which includes the ``_drop``/``_drop_detail`` columns). Every input row must come out once, kept or
     dropped. ``bind_runtime`` has been called (``data_dir``, ``store_dir``, ``artifact_dir``) before ``run``.

@@ -10,13 +10,13 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from factory.executors import LocalExecutor, RayExecutor
+from factory.pipeline.executors import LocalExecutor, RayExecutor
+from factory.pipeline.steps import read_entry
 from factory.rows import CANONICAL_FIELDS, make_row
 from factory.rows import schema as row_schema
-from factory.shards import read_all
 from factory.stage import Stage
-from factory.steps import read_entry
-from factory.store import Store
+from factory.storage.shards import read_all
+from factory.storage.store import Store
 
 
 def run_stage(
@@ -35,7 +35,7 @@ def run_stage(
     the folder relative paths in the stage's params resolve against; ``artifacts_out``: where to copy the
     artifacts the stage wrote (they live in a temporary store otherwise); ``store_dir``: the store root a
     stage sees (default: the temporary store), e.g. to keep a generation cache across calls."""
-    from factory.pipeline import _run_stage
+    from factory.pipeline.runner import _run_stage
 
     rows = [r if set(CANONICAL_FIELDS) <= set(r) else {**make_row(), **r} for r in rows]
     in_schema = row_schema(extra)

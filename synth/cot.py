@@ -9,7 +9,7 @@ distinct content words). Its own conclusion lines are cut, so ``to_chat`` adds t
 answer line. With structured outputs the backend makes every text end with ``Final answer: <letter>``
 (one of the row's letters), so a text can no longer stop without a readable conclusion.
 
-The answer parser lives in ``synth.answers`` (``parse_answer``), the checks in ``synth.verify``; both are
+The answer parser lives in ``factory.mcqa.answers`` (``parse_answer``), the checks in ``synth.verify``; both are
 re-exported here.
 """
 
@@ -24,9 +24,10 @@ from typing import Any, ClassVar, Literal
 import pyarrow as pa
 from pydantic import Field, PrivateAttr
 
+from factory.llm.stage import GenerationStage
+from factory.llm.types import Guide, Request, Response, Retry
+from factory.mcqa.answers import ParsedAnswer, parse_answer
 from factory.rows import OPTION_LABELS
-from synth.answers import ParsedAnswer, parse_answer
-from synth.generation import GenerationStage, Guide, Request, Response, Retry
 from synth.verify import letter_skew, option_mismatch, reasoning_words, strip_conclusion, verify_answer
 
 __all__ = ["ChainOfThought", "ParsedAnswer", "parse_answer", "strip_conclusion", "verify_answer"]

@@ -24,9 +24,10 @@ from typing import Any, Literal
 import pyarrow as pa
 from pydantic import Field, PrivateAttr
 
+from factory.llm.stage import GenerationStage
+from factory.llm.types import Guide, Request, Response, Retry, SamplingConfig
 from factory.rows import OPTION_LABELS
 from synth.cot import files_fingerprint, jinja_env, template_folder
-from synth.generation import GenerationStage, Guide, Request, Response, Retry, SamplingConfig
 
 SCORES = ("complexity", "quality")
 _NUM = r"(\d{1,2}(?:\.\d+)?)"

@@ -22,9 +22,10 @@ from typing import Any, Literal
 import pyarrow as pa
 from pydantic import Field, PrivateAttr, model_validator
 
+from factory.hashing import stable_hash
+from factory.llm.stage import GenerationStage
+from factory.llm.types import Request, Response, Retry
 from factory.rows import CANONICAL_FIELDS, KINDS, OPTION_LABELS
-from factory.store import stable_hash
-from synth.generation import GenerationStage, Request, Response, Retry
 
 Kind = Literal[KINDS]  # type: ignore[valid-type]
 

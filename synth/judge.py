@@ -16,8 +16,9 @@ from typing import Any, Literal
 import pyarrow as pa
 from pydantic import Field, PrivateAttr
 
+from factory.llm.stage import GenerationStage
+from factory.llm.types import Guide, Request, Response, Retry
 from synth.cot import files_fingerprint, jinja_env, template_folder
-from synth.generation import GenerationStage, Guide, Request, Response, Retry
 
 # One judgement of one candidate answer (``column``, ``index`` within a list column).
 JUDGEMENT = pa.struct(

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import re
 
+from factory.mcqa.answers import ParsedAnswer, fold, normalise, option_by_text, parse_answer
 from factory.rows import OPTION_LABELS
-from synth.answers import ParsedAnswer, fold, normalise, option_by_text, parse_answer
 
 # Words that carry no reasoning: function words and the vocabulary of talking about a question.
 STOPWORDS = frozenset(

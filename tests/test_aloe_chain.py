@@ -22,7 +22,7 @@ def _rows(folder: Path) -> list[dict]:
 
 
 def _run(args: list[str]) -> str:
-    from factory.cli import app
+    from factory.cli.main import app
 
     out = CliRunner().invoke(app, args)
     assert out.exit_code == 0, out.output + repr(out.exception)

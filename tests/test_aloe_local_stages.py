@@ -17,9 +17,9 @@ KEY_ENV = "TINY_SERVER_KEY"  # set by the `server` fixture (conftest)
 
 @pytest.mark.slow
 def test_local_stages_recipe_builds(server, shared_data, tmp_path):
-    from factory.pipeline import build
+    from factory.pipeline.runner import build
     from factory.recipe import load_recipe
-    from factory.store import Store
+    from factory.storage.store import Store
 
     sets = [
         f"data_dir={shared_data}",

@@ -8,7 +8,7 @@ from pydantic import ValidationError
 
 from factory.rows import make_row
 from factory.testing import run_stage
-from filters.answer_format import AnswerFormat, find_statement, question_options
+from filters.clean.answer_format import AnswerFormat, find_statement, question_options
 
 OPTIONS = ["Rickets", "Pneumonia", "Fracture of the lateral condyle", "Malunited supracondylar fracture"]
 

@@ -17,15 +17,16 @@ import pytest
 from tiny_models import free_port, tiny_model_dir, vllm_cpu_env
 
 from factory.errors import StageError
-from factory.pipeline import build, read_output
+from factory.llm.backends.openai_http import OpenAIRunner
+from factory.llm.backends.pool import actor_plan
+from factory.llm.backends.vllm_runner import engine_kwargs, resolve_placement
+from factory.llm.types import OpenAIBackend, Request, SamplingConfig, VLLMBackend
+from factory.pipeline.runner import build, read_output
 from factory.recipe import load_recipe
 from factory.rows import make_row
-from factory.store import Store
+from factory.storage.store import Store
 from factory.testing import run_stage
-from synth.backends.openai_http import OpenAIRunner
-from synth.backends.vllm_runner import actor_plan, engine_kwargs, resolve_placement
 from synth.generate import Generate
-from synth.generation import OpenAIBackend, Request, SamplingConfig, VLLMBackend
 
 KEY_ENV = "TINY_SERVER_KEY"  # set by the `server` fixture (conftest)
 
@@ -140,7 +141,7 @@ def test_cpu_accelerator_swaps_only_the_placement():
 def test_cpu_engines_get_every_core_unless_told_otherwise(monkeypatch):
     """vllm-cpu's own binding keeps a core for its scheduler (one of two here); the factory binds a
     one-worker engine to every CPU of its process, and leaves vLLM's default where that would be wrong."""
-    from synth.backends.vllm_engine import cpu_thread_binding
+    from factory.llm.backends.vllm_engine import cpu_thread_binding
 
     cpus = sorted(os.sched_getaffinity(0))
     every = ",".join(str(c) for c in cpus)
@@ -203,7 +204,7 @@ def test_vllm_engines_start_once_per_build_and_serve_every_stage(executor, tmp_p
     pytest.importorskip("vllm")
     if executor == "ray":
         request.getfixturevalue("ray_session")
-    from synth.backends import pool
+    from factory.llm.backends import pool
 
     scratch = Path(tempfile.mkdtemp(prefix="vllm-", dir="/tmp"))  # short: vLLM's IPC sockets live in TMPDIR
     for name, value in vllm_cpu_env(scratch).items():
@@ -308,7 +309,7 @@ def test_http_structured_outputs_pool_failover_and_long_seeded_prompts(server):
     """Guides reach vLLM's server (a JSON schema as response_format, a regex / choices as its
     structured_outputs field); a pool spreads requests and moves a failed try to the next server; seeded
     prompts of ~380 tokens are answered (the server runs with chunked prefill off)."""
-    from synth.generation import Guide
+    from factory.llm.types import Guide
 
     closed = f"http://127.0.0.1:{free_port()}/v1"
     runner = OpenAIRunner(
@@ -357,7 +358,7 @@ def test_the_served_model_is_part_of_the_cache_key(server, tmp_path):
     name gets its own cache (nothing reused), a pool of servers serving different models is an error."""
     from tiny_models import start_vllm_server
 
-    from synth.backends.openai_http import served_model
+    from factory.llm.backends.openai_http import served_model
 
     cfg = OpenAIBackend(base_url=server.base_url, model="tiny", api_key_env=KEY_ENV)
     assert served_model(cfg) == str(tiny_model_dir("llama"))

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from tests_paths import ROOT
 
-FACTORY = [sys.executable, "-m", "factory.cli"]
+FACTORY = [sys.executable, "-m", "factory.cli.main"]
 QUICKSTART = ROOT / "recipes" / "quickstart.yaml"
 
 

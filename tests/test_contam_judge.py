@@ -7,11 +7,11 @@ import json
 
 import pytest
 
+from factory.llm.types import OpenAIBackend, Response, SamplingConfig
 from factory.rows import make_row
 from factory.testing import run_stage
-from filters.contam_judge import VERDICTS, ContaminationJudge, parse_verdict
-from filters.decontam import COLUMN
-from synth.generation import OpenAIBackend, Response, SamplingConfig
+from filters.decontam.decontaminate import COLUMN
+from filters.decontam.judge import VERDICTS, ContaminationJudge, parse_verdict
 
 KEY_ENV = "TINY_SERVER_KEY"  # set by the `server` fixture (conftest)
 QUESTION = "Which antibiotic treats early Lyme disease in adults?"
@@ -61,7 +61,7 @@ def judge(tmp_path, srv=None, **kw):
 
 
 def test_only_rows_with_candidates_are_judged_and_answers_are_cached(server, tmp_path):
-    from filters.decontam import Decontaminate
+    from filters.decontam.decontaminate import Decontaminate
 
     stage = judge(tmp_path, server)
     rows = [

@@ -15,18 +15,18 @@ import pytest
 from tests_paths import ROOT
 
 from factory.log import Reporter
-from factory.pipeline import _run_stage, build
+from factory.pipeline.runner import _run_stage, build
+from factory.pipeline.steps import read_entry
 from factory.recipe import load_recipe
 from factory.rows import make_row
 from factory.rows import schema as row_schema
-from factory.shards import read_all
 from factory.stage import with_drop_columns
-from factory.steps import read_entry
-from factory.store import Store
+from factory.storage.shards import read_all
+from factory.storage.store import Store
 from factory.textnorm import normalised, normalised_array
-from filters.clean import LengthFilter, Normalize
-from filters.exact_dedup import ExactDedup
-from filters.minhash import MinHashDedup
+from filters.clean.cleaning import LengthFilter, Normalize
+from filters.dedup.exact import ExactDedup
+from filters.dedup.minhash import MinHashDedup
 
 sys.path.insert(0, str(ROOT / "bench"))
 from dataplane_data import generate  # noqa: E402
@@ -186,7 +186,7 @@ def test_distributed_dedup_equals_driver_decide(stage, executor, tmp_path):
         part = rows[k * 400 : (k + 1) * 400 if k < 4 else None]
         pq.write_table(pa.Table.from_pylist(part, schema=row_schema()), files[-1])
     store = Store(tmp_path / "store")
-    runner = __import__("factory.executors", fromlist=["x"]).make_executor(executor)
+    runner = __import__("factory.pipeline.executors", fromlist=["x"]).make_executor(executor)
     stats = _run_stage(store, stage, "k", files, row_schema(), runner)
     step = read_entry(store, "k")
     drops = {
@@ -351,7 +351,7 @@ def test_to_chat_table_equals_rows(params):
 
 @pytest.mark.parametrize("on", ["response", "all"])
 def test_heuristic_filter_table_equals_rows(on, shared_data):
-    from filters.heuristics import HeuristicFilter
+    from filters.clean.heuristics import HeuristicFilter
 
     recipe = load_recipe(ROOT / "recipes" / "medical_basic.yaml", [f"data_dir={shared_data}"])
     from factory.sources import load_source
@@ -388,7 +388,7 @@ def test_gc_command(tmp_path):
     import subprocess
 
     def factory(*args: str) -> subprocess.CompletedProcess:
-        cmd = [sys.executable, "-m", "factory.cli", *args, "--store", str(tmp_path / "store")]
+        cmd = [sys.executable, "-m", "factory.cli.main", *args, "--store", str(tmp_path / "store")]
         out = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
         assert out.returncode == 0, out.stderr[-2000:]
         return out

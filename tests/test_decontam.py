@@ -14,8 +14,8 @@ from pydantic import ValidationError
 from factory.rows import make_row
 from factory.sources import SourceConfig, load_source
 from factory.testing import run_stage
-from filters.decontam import COLUMN, Decontaminate
-from filters.decontam_index import BenchmarkIndex
+from filters.decontam.decontaminate import COLUMN, Decontaminate
+from filters.decontam.index import BenchmarkIndex
 
 BENCH = [
     {"name": "medqa_test", "path": "A_medical_mcqa/medagents_benchmark/medqa/test.jsonl", "adapter": "medagents"},

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from filters.decontam import split_options
-from filters.decontam_text import Encoder, TypoFixer, tokens
+from filters.decontam.decontaminate import split_options
+from filters.decontam.text import Encoder, TypoFixer, tokens
 
 
 def test_shorthand_and_long_forms_give_the_same_tokens():

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from factory.rows import make_row
 from factory.testing import run_stage
-from filters.dedup_text import dedup_text
-from filters.minhash import MinHashDedup
+from filters.dedup.minhash import MinHashDedup
+from filters.dedup.text import dedup_text
 
 QUESTION = (
     "A 54-year-old man comes to the emergency department with crushing substernal chest pain that began two "

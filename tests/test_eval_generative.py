@@ -29,10 +29,10 @@ from tiny_models import Server, free_port, vllm_cpu_env
 from factory.rows import OPTION_LABELS
 from synth.cot import parse_answer
 from synth.judge import parse_guard
-from train.benchmarks import MCQA_DEFAULTS, is_refusal, load_docs
 from train.config import EvalSpec
-from train.eval_specs import GenerativeSpec
-from train.openended import parse_verdict
+from train.eval.benchmarks import MCQA_DEFAULTS, is_refusal, load_docs
+from train.eval.openended import parse_verdict
+from train.eval.specs import GenerativeSpec
 
 pytest.importorskip("vllm")
 pytestmark = pytest.mark.slow
@@ -42,7 +42,7 @@ LIMIT = 3
 @pytest.fixture(scope="module")
 def smol(tmp_path_factory) -> Server:
     """vLLM's OpenAI server on the local model, served as ``smollm2`` (4k context), for this module."""
-    from factory.models import resolve_model
+    from factory.llm.models import resolve_model
 
     model = resolve_model("smollm2-135m")
     scratch = tmp_path_factory.mktemp("smol-server")
@@ -79,7 +79,7 @@ def _backend(server: Server) -> dict:
 @pytest.fixture(scope="module")
 def cot_version(smol, shared_data, tmp_path_factory) -> Path:
     """A version whose sft output holds CoT rows verified by the factory's own `cot` stage."""
-    from factory.pipeline import build
+    from factory.pipeline.runner import build
     from factory.recipe import load_recipe
 
     folder = tmp_path_factory.mktemp("cotdb")
@@ -125,7 +125,7 @@ def _spec(smol: Server, **medprompt) -> EvalSpec:
 
 @pytest.fixture(scope="module")
 def medprompt_run(smol, cot_version, shared_data, tmp_path_factory):
-    from train.eval_run import run_evals
+    from train.eval.run import run_evals
 
     model = tmp_path_factory.mktemp("model")
     spec = _spec(smol, cot_db=str(cot_version))
@@ -194,7 +194,7 @@ def test_medprompt_accuracy_and_vote_recomputed_from_the_logs(medprompt_run, cot
 
 
 def test_open_ended_with_a_named_judge(smol, shared_data, tmp_path):
-    from train.eval_run import run_evals
+    from train.eval.run import run_evals
 
     results = run_evals(tmp_path, _spec(smol), ["openended"], shared_data)["openended"]
     rows = [
@@ -224,8 +224,8 @@ def test_attack_success_rate_per_style_on_held_out_prompts(smol, shared_data, tm
     import pyarrow.parquet as pq
 
     from synth.redteam import JailbreakWrap
-    from train.eval_run import run_evals
-    from train.eval_specs import MEDSAFETY_TEST
+    from train.eval.run import run_evals
+    from train.eval.specs import MEDSAFETY_TEST
 
     prompts = load_docs(MEDSAFETY_TEST, shared_data, LIMIT + 1)
     stage = JailbreakWrap(templates=["C_safety/dan_templates/STAN.json"])
@@ -272,7 +272,7 @@ def test_eval_command_generative_and_compare(smol, cot_version, shared_data, tmp
     import typer
     from typer.testing import CliRunner
 
-    from train.cli import eval_command
+    from factory.cli.train_eval import eval_command
 
     app = typer.Typer()
     app.command("eval")(eval_command)

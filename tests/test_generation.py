@@ -21,11 +21,12 @@ import pyarrow as pa
 import pytest
 from tests_paths import ROOT
 
+from factory.llm.cache import RequestCache, cache_file, request_key
+from factory.llm.stage import GenerationStage
+from factory.llm.types import OpenAIBackend, Request, Response, Retry, SamplingConfig
 from factory.rows import make_row
 from factory.testing import run_stage
-from synth.cache import RequestCache, cache_file, request_key
 from synth.generate import Generate
-from synth.generation import GenerationStage, OpenAIBackend, Request, Response, Retry, SamplingConfig
 
 KEY_ENV = "TINY_SERVER_KEY"  # set by the `server` fixture (conftest)
 
@@ -88,7 +89,7 @@ def test_cache_takes_concurrent_writers(tmp_path):
 def test_cache_survives_kill_9(tmp_path):
     code = (
         "import sys; from pathlib import Path; sys.path.insert(0, sys.argv[2])\n"
-        "from synth.cache import RequestCache; from synth.generation import Response\n"
+        "from factory.llm.cache import RequestCache; from factory.llm.types import Response\n"
         "c = RequestCache(Path(sys.argv[1]), 'model')\n"
         "i = 0\n"
         "while True:\n"
@@ -313,7 +314,7 @@ def test_killed_build_resends_only_unanswered_requests(server, tmp_path):
     recipe = tmp_path / "recipe.yaml"
     recipe.write_text(RECIPE.format(data=data, url=server.base_url, env=KEY_ENV))
     store = tmp_path / "store"
-    cmd = [sys.executable, "-m", "factory.cli", "build", str(recipe), "--store", str(store)]
+    cmd = [sys.executable, "-m", "factory.cli.main", "build", str(recipe), "--store", str(store)]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     cache_dir = store / "gen_cache"
 

@@ -9,7 +9,7 @@ from tests_paths import ROOT
 
 from factory.rows import make_row
 from factory.testing import run_stage
-from filters.heuristics import (
+from filters.clean.heuristics import (
     RULE_PARAMS,
     HeuristicFilter,
     digit_fraction,

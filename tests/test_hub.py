@@ -1,4 +1,4 @@
-"""factory.hub: the dataset card, the exported folder, and the push (against tests/hub_standin.py).
+"""factory.publish.hub: the dataset card, the exported folder, and the push (against tests/hub_standin.py).
 
 The Hugging Face Hub is unreachable from the test machines: pushes go to a local stand-in that speaks the
 few Hub endpoints the upload path uses and keeps the committed files in a folder.
@@ -17,7 +17,7 @@ import yaml
 from hub_standin import HubStandin
 
 from factory.errors import FactoryError
-from factory.hub import card_license, dataset_card, export_version, push_version
+from factory.publish.hub import card_license, dataset_card, export_version, push_version
 from factory.rows import MESSAGES
 
 TOKEN = "hf_standinTOKEN0123456789abcdef"
@@ -396,6 +396,6 @@ def test_card_names_the_mitigations_that_ran_and_flags_non_commercial(version_di
      ("MIT", False), ("Apache-2.0", False), ("CC BY 4.0 (repo LICENSE.txt)", False), ("cc-by-sa-4.0", False)],
 )  # fmt: skip
 def test_non_commercial_licences(licence, nc):
-    from factory.card_risks import NON_COMMERCIAL
+    from factory.publish.card_risks import NON_COMMERCIAL
 
     assert bool(NON_COMMERCIAL.search(licence)) is nc

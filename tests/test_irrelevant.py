@@ -8,7 +8,7 @@ from pydantic import ValidationError
 
 from factory.rows import make_row
 from factory.testing import run_stage
-from filters.irrelevant import IrrelevantFilter, list_path, read_patterns
+from filters.clean.irrelevant import IrrelevantFilter, list_path, read_patterns
 
 OWN = """\
 # a recipe's own list

@@ -13,8 +13,8 @@ from pydantic import ValidationError
 
 from factory.rows import make_row
 from factory.testing import run_stage
-from filters import minhash_core as core
-from filters.minhash import MinHashDedup
+from filters.dedup import minhash_core as core
+from filters.dedup.minhash import MinHashDedup
 
 M64 = (1 << 64) - 1
 

@@ -15,9 +15,9 @@ import pytest
 
 from factory.errors import InputError
 from factory.log import Reporter
-from factory.pipeline import build
+from factory.pipeline.runner import build
 from factory.recipe import load_recipe
-from factory.store import Store
+from factory.storage.store import Store
 
 QUIET = Reporter(quiet=True)
 
@@ -284,7 +284,7 @@ def _build_cmd(folder: Path) -> list[str]:
     return [
         sys.executable,
         "-m",
-        "factory.cli",
+        "factory.cli.main",
         "build",
         str(folder / "recipe.yaml"),
         "--store",

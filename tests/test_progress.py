@@ -1,4 +1,4 @@
-"""Progress of long steps (``factory.progress``): stderr only, a plain line per interval off a terminal, a
+"""Progress of long steps (``factory.pipeline.progress``): stderr only, a plain line per interval off a terminal, a
 live bar on one, silent when disabled."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import io
 
 from rich.console import Console
 
-from factory.progress import RowProgress
+from factory.pipeline.progress import RowProgress
 
 
 def test_progress_lines_off_a_terminal_say_rows_rate_and_time_left():

@@ -12,14 +12,15 @@ import pytest
 import yaml
 
 from factory.errors import StageError
+from factory.hashing import file_sha256
 from factory.log import Reporter
-from factory.pipeline import build
+from factory.pipeline.runner import build
 from factory.recipe import load_recipe
 from factory.rows import make_row
-from factory.store import Store, file_sha256
+from factory.storage.store import Store
 from factory.testing import run_stage
-from filters.clean import Threshold
-from filters.quality import META_FILE, MODEL_FILE, QualityScore, QualityTrain
+from filters.clean.cleaning import Threshold
+from filters.quality.classifier import META_FILE, MODEL_FILE, QualityScore, QualityTrain
 
 QUIET = Reporter(quiet=True)
 DISEASES = [

@@ -20,15 +20,15 @@ import pytest
 from rich.console import Console
 from tests_paths import ROOT
 
-from factory.charts import ChartError, render_svg
-from factory.html_report import Section, Table, write_report
 from factory.log import Reporter
-from factory.pipeline import build
+from factory.pipeline.runner import build
 from factory.recipe import load_recipe
-from factory.report import print_warnings, version_report
-from factory.report_facts import collect_warnings, drop_examples, mixtures, source_funnel
-from factory.report_outputs import output_lengths, output_samples
-from factory.store import Store
+from factory.report.charts import ChartError, render_svg
+from factory.report.facts import collect_warnings, drop_examples, mixtures, source_funnel
+from factory.report.html import Section, Table, write_report
+from factory.report.outputs import output_lengths, output_samples
+from factory.report.terminal import print_warnings, version_report
+from factory.storage.store import Store
 
 QUICKSTART = ROOT / "recipes" / "quickstart.yaml"
 DECLARED = {  # what a CoT stage declares under the brief's `charts` convention

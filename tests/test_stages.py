@@ -6,8 +6,8 @@ from factory.rows import make_row
 from factory.stages.chat import ToChat
 from factory.stages.mix import Mix
 from factory.testing import run_stage
-from filters.clean import LanguageId, LengthFilter, Normalize, Threshold
-from filters.exact_dedup import ExactDedup
+from filters.clean.cleaning import LanguageId, LengthFilter, Normalize, Threshold
+from filters.dedup.exact import ExactDedup
 
 
 def qa(i, question, answer, source="s"):

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from factory.llm.types import OpenAIBackend, Response, Retry, SamplingConfig
 from factory.rows import make_row
 from factory.testing import run_stage
-from filters.exact_dedup import ExactDedup
+from filters.dedup.exact import ExactDedup
 from synth.cot import ChainOfThought
-from synth.generation import OpenAIBackend, Response, Retry, SamplingConfig
 from synth.judge import Judge
 from synth.pairs import Candidate, SelectPair, choose_by_guard, choose_by_score
 from synth.redteam import REQUEST_SLOT, JailbreakWrap, load_templates, wrap_request
@@ -463,9 +463,9 @@ def _tiny_overrides(srv, stages: list[str]) -> list[str]:
 def test_redteam_recipe_builds_a_version(server, shared_data, tmp_path):
     from tests_paths import ROOT
 
-    from factory.pipeline import build
+    from factory.pipeline.runner import build
     from factory.recipe import load_recipe
-    from factory.store import Store
+    from factory.storage.store import Store
 
     sets = _tiny_overrides(server, ["safe_answer", "unsafe_answer", "guard"]) + [
         "sources.advbench.limit=3", "sources.medsafetybench.limit=3",
@@ -504,8 +504,7 @@ def test_redteam_recipe_builds_a_version(server, shared_data, tmp_path):
 def test_demo_recipes_load_and_their_columns_chain(name):
     from tests_paths import ROOT
 
-    from factory.pipeline import check_plan
-    from factory.recipe import load_recipe
+    from factory.recipe import check_plan, load_recipe
 
     recipe = load_recipe(ROOT / "recipes" / "synth" / f"{name}.yaml")
     schema = check_plan(recipe)[-1]
@@ -522,9 +521,9 @@ def test_demo_recipes_load_and_their_columns_chain(name):
 def test_preference_recipe_builds_a_version(server, shared_data, tmp_path):
     from tests_paths import ROOT
 
-    from factory.pipeline import build
+    from factory.pipeline.runner import build
     from factory.recipe import load_recipe
-    from factory.store import Store
+    from factory.storage.store import Store
 
     sets = _tiny_overrides(server, ["candidates_a", "candidates_b", "rubric"]) + [
         "sources.medicationqa.limit=4", "stages.candidates_a.sampling.max_tokens=24",
@@ -555,9 +554,9 @@ def test_local_preference_recipe_reads_every_judgement(shared_data, tmp_path, mo
     from tests_paths import ROOT
     from tiny_models import vllm_cpu_env
 
-    from factory.pipeline import build
+    from factory.pipeline.runner import build
     from factory.recipe import load_recipe
-    from factory.store import Store
+    from factory.storage.store import Store
 
     for name, value in vllm_cpu_env(Path(tempfile.mkdtemp(prefix="vllm-", dir="/tmp"))).items():
         monkeypatch.setenv(name, value)

@@ -17,9 +17,9 @@ from tests_paths import ROOT
 from tiny_models import tiny_model_dir
 
 from factory.errors import FactoryError
-from factory.pipeline import build
+from factory.pipeline.runner import build
 from factory.recipe import load_recipe
-from factory.store import Store
+from factory.storage.store import Store
 from train.config import TrainSection
 from train.plan import PROVENANCE, make_plan
 from train.run import run_plan, run_step
@@ -124,7 +124,7 @@ def test_sft_then_two_dpo_stages_chain(versions, tmp_path):
     # What `factory eval` holds out from the safety prompts: every user turn the chain was trained on.
     import pyarrow.parquet as pq
 
-    from train.eval import _norm, training_prompts
+    from train.eval.mcqa import _norm, training_prompts
 
     seen = training_prompts(Path(plan.final))
     for version, output, column in ((primary, "sft", "messages"), (red, "preference", "prompt")):
@@ -237,7 +237,7 @@ def test_train_command_from_a_recipe(versions, tmp_path):
     import typer
     from typer.testing import CliRunner
 
-    from train.cli import train_command
+    from factory.cli.train_eval import train_command
 
     app = typer.Typer()
     app.command("train")(train_command)

@@ -153,9 +153,9 @@ def tiny_model_dir(arch: Arch = "llama", seed: int = 0) -> Path:
 
 def vllm_cpu_env(scratch: Path) -> dict[str, str]:
     """The environment vLLM on CPU needs (../shared/ENV_NOTES.md): a KV-cache size, a host IP, its threads
-    bound to every core (``synth.backends.vllm_engine.cpu_thread_binding``), and its temp files and compile
+    bound to every core (``factory.llm.backends.vllm_engine.cpu_thread_binding``), and its temp files and compile
     caches in ``scratch`` instead of /tmp and ~/.cache."""
-    from synth.backends.vllm_engine import cpu_thread_binding
+    from factory.llm.backends.vllm_engine import cpu_thread_binding
 
     env = dict(os.environ)
     if (bind := cpu_thread_binding()) is not None:

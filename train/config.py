@@ -23,8 +23,8 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from train.benchmarks import DEFAULT_BENCHMARKS, BenchmarkSpec
-from train.eval_specs import GenerativeSpec
+from train.eval.benchmarks import DEFAULT_BENCHMARKS, BenchmarkSpec
+from train.eval.specs import GenerativeSpec
 
 STEP_NAME = r"^[A-Za-z0-9_\-]+$"
 # DPOConfig.loss_type values of TRL 1.16 (TRL checks them only when the trainer starts; we check at load).
@@ -156,7 +156,7 @@ class LauncherConfig(BaseModel):
 
 
 class EvalSpec(BaseModel):
-    """``train.eval`` in a recipe (all optional): which benchmarks, how many questions, which backend."""
+    """``train.eval.mcqa`` in a recipe (all optional): which benchmarks, how many questions, which backend."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -177,7 +177,7 @@ class EvalSpec(BaseModel):
     max_model_len: int = Field(2048, ge=128, description="context of lm-eval's vllm backend")
     generative: GenerativeSpec = Field(
         default_factory=GenerativeSpec,
-        description="medprompt / open-ended / attack settings (train/eval_specs.py)",
+        description="medprompt / open-ended / attack settings (train/eval/specs.py)",
     )
 
 

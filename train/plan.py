@@ -17,7 +17,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from factory.errors import FactoryError
-from factory.store import Store, parquet_files
+from factory.storage.store import Store, parquet_files
 from train.config import DPOStep, SFTStep, TrainSection
 
 PROVENANCE = "factory_train.json"
@@ -146,7 +146,7 @@ def make_plan(
         template = str(((recipe_dir or Path.cwd()) / section.chat_template).resolve())
         if not Path(template).is_file():
             raise FactoryError(f"train.chat_template: no file {template}")
-    from factory.models import resolve_model
+    from factory.llm.models import resolve_model
 
     start = resolve_model(section.base_model)  # a shipped name (smollm2-135m) -> its imported folder
     steps: list[StepPlan] = []

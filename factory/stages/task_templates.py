@@ -34,8 +34,8 @@ import xxhash
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
+from factory.hashing import stable_hash
 from factory.stage import Stage, drop
-from factory.store import stable_hash
 
 BANK = Path(__file__).resolve().parent / "task_bank"
 _CLEARED = (

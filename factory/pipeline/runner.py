@@ -1,0 +1,294 @@
+"""The runner: recipe -> sources -> stages -> outputs -> one version folder.
+
+1. Fingerprint every source (memoised by file stat in the store); the version id hashes the recipe's
+   content, the fingerprints and the package version. An existing version with that id is returned as it is.
+2. Load each source into canonical rows: one task per file, shards written by the workers (cached per
+   source under its fingerprint).
+3. Run the stages in order, one task per shard (``factory.pipeline.steps``). Each stage's output is cached under a
+   key of its type, params, code version and its upstream key, so an unchanged stage is read from the cache
+   and a changed one reruns with everything after it.
+4. Route the final rows to the outputs (tasks again, cached too) and make the version folder from hard links
+   to the output and drop files, plus the manifest.
+
+Accounting is checked at every step: rows in = rows out + rows dropped, and every dropped row is in the
+drop log with ``id``, ``source``, ``stage``, ``reason`` (and ``shard``/``pos``, where it was read).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import yaml
+
+from factory import __version__
+from factory.errors import StageError
+from factory.hashing import stable_hash
+from factory.log import Reporter
+from factory.pipeline.executors import choose_executor, make_executor
+from factory.pipeline.outputs import OUTPUT_COLUMNS
+from factory.pipeline.steps import LAYOUT, StepResult, StepWriter, read_entry, run_stage
+from factory.pipeline.version import link_artifacts, outputs_step, write_version
+from factory.recipe import RecipeBase, check_plan
+from factory.stage import Stage
+from factory.storage.shards import Shard
+from factory.storage.store import Store
+
+__all__ = ["OUTPUT_COLUMNS", "BuildResult", "build", "read_output", "version_id"]
+
+
+@dataclass
+class BuildResult:
+    version_id: str
+    path: Path
+    manifest: dict[str, Any]
+    reused: bool
+
+
+def version_id(
+    recipe: RecipeBase, fingerprints: dict[str, dict[str, Any]], stage_inputs: list[Any] | None = None
+) -> str:
+    return stable_hash(
+        {
+            "recipe": recipe.content(),
+            "sources": {k: v["hash"] for k, v in fingerprints.items()},
+            "factory": __version__,
+            "code": [s.code_version for s in recipe.stages],  # type: ignore[attr-defined]
+            "stage_inputs": stage_inputs or [],
+        },
+        length=20,
+    )
+
+
+def _load_step(store: Store, recipe: RecipeBase, index: int, source, fingerprint, executor) -> StepResult:
+    from factory.sources.load import load_parts, load_task
+
+    key = stable_hash(
+        {
+            "step": "load",
+            "source": source.model_dump(mode="json", exclude={"licence"}),
+            "fp": fingerprint["hash"],
+            "v": __version__,
+            "layout": LAYOUT,
+        }
+    )
+    cached = read_entry(store, key)
+    if cached is not None:
+        return cached
+    parts = load_parts(source, recipe.data_path)
+    writer = StepWriter(store, key, f"load-{source.name}", f"source:{source.name}")
+    spec = writer.spec(recipe.drop_log.keep_rows, base_dir=str(recipe.data_path))
+    cfg = source.model_dump(mode="json")
+    for result in executor().run(load_task, [(spec, index, cfg, part) for part in parts]):
+        writer.add(result)
+    return writer.finish()
+
+
+def estimate_rows(source, fingerprint: dict[str, Any], base_dir: Path) -> int:
+    """About how many records a source has, from its fingerprint (to choose an executor before loading)."""
+    total = 0
+    for f in fingerprint.get("files", []):
+        path = Path(f["path"]) if Path(f["path"]).is_absolute() else Path(base_dir) / f["path"]
+        name = path.name.removesuffix(".gz")
+        if name.endswith((".parquet", ".pq")) and not path.name.endswith(".gz"):
+            total += pq.ParquetFile(path).metadata.num_rows
+        elif name.endswith(".json") or path.name.endswith(".gz"):
+            total += f["bytes"] // 1000
+        else:
+            total += f.get("lines", f["bytes"] // 1000)
+    return total if source.limit is None else min(total, source.limit)
+
+
+def _run_stage(
+    store, stage: Stage, key, files, out_schema, executor, runtime=None, keep_rows: bool = True
+) -> dict[str, Any]:
+    """Run one stage into a new cache entry (for tests and benchmarks). ``files``: Parquet files or ``Shard``s;
+    ``runtime``: ``data_dir`` and ``artifacts`` (see Stage.bind_runtime); ``keep_rows``: store dropped rows'
+    content in the drop log (the recipe's ``drop_log.keep_rows``). Returns the step's stats."""
+    shards = [
+        f
+        if isinstance(f, Shard)
+        else Shard(f"in-{i:05d}", str(Path(f).resolve()), [], pq.ParquetFile(f).metadata.num_rows)
+        for i, f in enumerate(files)
+    ]
+    return run_stage(store, stage, key, shards, out_schema, executor, runtime or {}, keep_rows).stats
+
+
+def build(
+    recipe: RecipeBase,
+    store: Store | None = None,
+    executor: str | None = None,
+    reporter: Reporter | None = None,
+    html_report: bool = True,
+) -> BuildResult:
+    """Build ``recipe`` into a version folder of ``store`` (default: the recipe's ``store``), with its
+    ``report.html`` unless ``html_report`` is false; warnings (empty sources, stages dropping everything, the
+    stages' own) go to the reporter's console and into the manifest. LLM engines the generation stages kept
+    warm for each other are closed at the end."""
+    try:
+        return _build(recipe, store, executor, reporter, html_report)
+    finally:
+        _close_engines()
+
+
+def _close_engines() -> None:
+    """Stop the LLM engines the build's generation stages kept warm for each other (factory.llm.backends.pool)."""
+    import sys
+
+    pool = sys.modules.get("factory.llm.backends.pool")
+    if pool is not None:
+        pool.close_all()
+
+
+def _build(
+    recipe: RecipeBase, store: Store | None, executor: str | None, reporter: Reporter | None, html_report: bool
+) -> BuildResult:
+    from factory.report.terminal import collect_warnings, print_warnings, write_report
+    from factory.sources import fingerprint_source
+
+    reporter = reporter or Reporter()
+    store = store or Store(recipe.store)
+    store.clean_stale_tmp()
+    started = time.perf_counter()
+    schemas = check_plan(recipe)
+    memo = store.fingerprint_memo()
+    fingerprints = {s.name: fingerprint_source(s, recipe.data_path, memo) for s in recipe.sources}
+    store.save_fingerprint_memo(memo)
+    for stage in recipe.stages:  # type: ignore[attr-defined]
+        stage.bind_runtime({"data_dir": str(recipe.data_path)})
+    stage_inputs = [stage.input_fingerprint() for stage in recipe.stages]  # type: ignore[attr-defined]
+    vid = version_id(recipe, fingerprints, stage_inputs)
+    final = store.version_path(vid)
+    if (final / "manifest.json").exists():
+        reporter.note(f"version {vid} already built: nothing to do")
+        manifest = json.loads((final / "manifest.json").read_text())
+        print_warnings(manifest.get("warnings") or collect_warnings(manifest, final), reporter.console)
+        return BuildResult(vid, final, manifest, reused=True)
+
+    estimate = sum(estimate_rows(s, fingerprints[s.name], recipe.data_path) for s in recipe.sources)
+    exec_kind = executor or choose_executor(recipe.executor.kind, estimate, recipe.executor.ray_min_rows)
+    runner: list[Any] = []
+
+    def get_runner():
+        if not runner:
+            runner.append(make_executor(exec_kind, recipe.executor.num_cpus))
+        return runner[0]
+
+    source_entries, steps, shards, upstream = [], [], [], []
+    for index, source in enumerate(recipe.sources):
+        step = _load_step(store, recipe, index, source, fingerprints[source.name], get_runner)
+        reporter.step(f"source {source.name}", step.stats, cached=step.cached)
+        steps.append(step)
+        shards += step.shards
+        upstream.append(step.key)
+        source_entries.append(
+            {
+                "name": source.name,
+                "adapter": source.adapter,
+                "licence": source.licence,
+                "fingerprint": fingerprints[source.name],
+                "key": step.key,
+                "rows_read": step.stats["rows_in"],
+                "rows_kept": step.stats["rows_out"],
+                "dropped": step.stats["dropped"],
+                "cached": step.cached,
+            }
+        )
+    input_rows = sum(s["rows_kept"] for s in source_entries)
+    reporter.note(f"{input_rows} rows from {len(recipe.sources)} source(s); executor: {exec_kind}")
+
+    stage_entries = []
+    artifact_dirs: dict[str, Path] = {}
+    upstream_key = stable_hash(upstream)
+    for i, stage in enumerate(recipe.stages):  # type: ignore[attr-defined]
+        key = stable_hash(
+            {
+                "type": stage.type,
+                "params": stage.params(),
+                "code": stage.code_version,
+                "inputs": stage_inputs[i],
+                "up": upstream_key,
+                "v": __version__,
+                "layout": LAYOUT,
+            }
+        )
+        step = read_entry(store, key)
+        if step is None:
+            runtime = {
+                "data_dir": str(recipe.data_path),
+                "store_dir": str(store.root),
+                "artifacts": {name: str(artifact_dirs[name]) for name in stage.artifact_inputs()},
+            }
+            step = run_stage(
+                store, stage, key, shards, schemas[i + 1], get_runner(), runtime, recipe.drop_log.keep_rows
+            )
+        reporter.step(stage.stage_name, step.stats, cached=step.cached)
+        steps.append(step)
+        stage_entries.append(
+            {
+                "name": stage.stage_name,
+                "type": stage.type,
+                "key": key,
+                "params": stage.params(),
+                "cached": step.cached,
+                **step.stats,
+            }
+        )
+        shards = step.shards
+        if (store.cache_path(key) / "artifacts").is_dir():
+            artifact_dirs[stage.stage_name] = store.cache_path(key) / "artifacts"
+        upstream_key = key
+
+    outputs = outputs_step(store, recipe, upstream_key, shards, schemas[-1], get_runner)
+    tmp = store.new_tmp(f"version-{vid}")
+    written = write_version(store, tmp, outputs, steps, schemas[-1], recipe)
+    for entry in stage_entries:
+        entry["artifacts"] = link_artifacts(artifact_dirs.get(entry["name"]), tmp, entry["name"])
+    rows_read = sum(s["rows_read"] for s in source_entries)
+    rows_out = sum(o["rows"] for o in written["outputs"].values())
+    if rows_read != rows_out + written["drop_log"]["rows"]:
+        raise StageError(
+            f"rows lost: {rows_read} read, {rows_out} in outputs, {written['drop_log']['rows']} dropped"
+        )
+    manifest = {
+        "version": vid,
+        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "factory_version": __version__,
+        "recipe_name": recipe.name,
+        "recipe_hash": stable_hash(recipe.content()),
+        "executor": exec_kind,
+        "sources": source_entries,
+        "stages": stage_entries,
+        **written,
+        "outputs_step": {"key": outputs.key, "cached": outputs.cached, "wall_s": outputs.stats["wall_s"]},
+        "totals": {
+            "rows_in": rows_read,
+            "rows_out": rows_out,
+            "rows_dropped": written["drop_log"]["rows"],
+            "wall_s": round(time.perf_counter() - started, 3),
+        },
+        "recipe": recipe.model_dump(mode="json"),
+    }
+    manifest["warnings"] = collect_warnings(manifest, tmp)
+    (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1, ensure_ascii=False))
+    (tmp / "recipe.yaml").write_text(
+        yaml.safe_dump(recipe.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
+    )
+    if html_report:
+        write_report(tmp, manifest)  # published with the version, atomically
+    print_warnings(manifest["warnings"], reporter.console)
+    if not store.publish(tmp, final):
+        reporter.note(f"version {vid} was finished by a concurrent build; using it")
+        manifest = json.loads((final / "manifest.json").read_text())
+    return BuildResult(vid, final, manifest, reused=False)
+
+
+def read_output(version_path: Path, name: str) -> pa.Table:
+    """An output dataset of a version as one Arrow table (for tests and small data)."""
+    return pq.read_table(version_path / name)

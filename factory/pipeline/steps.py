@@ -1,0 +1,244 @@
+"""One step of a build (loading a source, a stage, the outputs) into one cache entry, its work done by tasks.
+
+The driver plans the tasks, runs them on the executor and gathers what they return (counts, file names):
+it never holds rows, except the keys of a ``GlobalStage`` that decides on the driver and the outputs of a
+``CustomStage`` (generation), which are small. A cache entry ``cache/<key>/`` holds ``shards.json`` (the
+step's output shards and drop files), ``stats.json`` (counts, wall time, report), and the files the step
+wrote: ``data/<shard>.parquet`` (not for a filter), ``drops/<shard>.parquet``, ``artifacts/``. It is written
+in ``tmp/`` and renamed into place whole.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from factory.errors import StageError
+from factory.pipeline.tasks import apply_drops, count_drops, keys_shard, map_shard, schema_bytes
+from factory.stage import CustomStage, GlobalStage, Stage, with_drop_columns
+from factory.storage.shards import (
+    DROP_SCHEMA,
+    KEEP_CODEC,
+    ParquetSink,
+    Shard,
+    drop_records,
+    file_info,
+    read_all,
+)
+from factory.storage.store import Store
+
+LAYOUT = 2  # of cache entries (shards.json, filter views): part of every step key, not of the version id
+
+
+@dataclass
+class StepResult:
+    """A finished step: its output shards, its drop files (paths relative to the store), its stats."""
+
+    key: str
+    stats: dict[str, Any]
+    shards: list[Shard]
+    drop_files: list[dict[str, Any]]
+    cached: bool
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def read_entry(store: Store, key: str) -> StepResult | None:
+    stats = store.cached_stats(key)
+    index = store.cache_path(key) / "shards.json"
+    if stats is None or not index.exists():
+        return None
+    data = json.loads(index.read_text())
+    shards = [Shard.from_json(s) for s in data.pop("shards")]
+    return StepResult(key, stats, shards, data.pop("drop_files"), True, data)
+
+
+class StepWriter:
+    """Collects a step's task results in a tmp folder and publishes the cache entry (checking accounting)."""
+
+    def __init__(self, store: Store, key: str, label: str, name: str):
+        self.store, self.key, self.name = store, key, name
+        self.tmp = store.new_tmp(label)
+        self.entry = f"cache/{key}"
+        self.shards: list[Shard] = []
+        self.drop_files: list[dict[str, Any]] = []
+        self.dropped: Counter[str] = Counter()
+        self.rows_in = self.rows_out = 0
+        self.cpu = 0.0
+        self.start = time.perf_counter()
+
+    def spec(self, keep_rows: bool, **extra: Any) -> dict[str, Any]:
+        return {"root": str(self.store.root), "out": str(self.tmp), "entry": self.entry, "stage": self.name,
+                "keep_rows": keep_rows, **extra}  # fmt: skip
+
+    def add(self, result: dict[str, Any]) -> None:
+        self.rows_in += result["rows_in"]
+        self.rows_out += result["rows_out"]
+        self.dropped.update(result["dropped"])
+        self.cpu += result.get("cpu_s", 0.0)
+        for info in ([result["drop_file"]] if result.get("drop_file") else []) + result.get("drop_files", []):
+            self.drop_files.append({**info, "path": f"{self.entry}/{info['path']}"})
+        shards = result.get("shards") or ([result["shard"]] if result.get("shard") else [])
+        self.shards += [Shard.from_json(s) for s in shards]
+
+    def finish(self, extra_stats: dict[str, Any] | None = None, extra_index: dict[str, Any] | None = None):
+        stats = {
+            "rows_in": self.rows_in,
+            "rows_out": self.rows_out,
+            "dropped": dict(sorted(self.dropped.items())),
+            "wall_s": round(time.perf_counter() - self.start, 3),
+            "tasks_cpu_s": round(self.cpu, 3),
+            "shards": len(self.shards),
+            **(extra_stats or {}),
+        }
+        if stats["rows_in"] != stats["rows_out"] + sum(self.dropped.values()):
+            raise StageError(f"step '{self.name}' lost rows: {stats}")
+        index = {
+            "shards": [s.to_json() for s in self.shards],
+            "drop_files": self.drop_files,
+            **(extra_index or {}),
+        }
+        (self.tmp / "shards.json").write_text(json.dumps(index, indent=1))
+        (self.tmp / "stats.json").write_text(json.dumps(stats, indent=1, sort_keys=True))
+        self.store.publish(self.tmp, self.store.cache_path(self.key))
+        return StepResult(self.key, stats, self.shards, self.drop_files, False, extra_index or {})
+
+
+def stage_spec(writer: StepWriter, stage: Stage, runtime: dict, keep_rows: bool, schema: pa.Schema) -> dict:
+    cls = type(stage)
+    return writer.spec(
+        keep_rows,
+        type=stage.type,
+        cls=f"{cls.__module__}:{cls.__qualname__}",
+        config=stage.model_dump(mode="json"),
+        runtime=runtime,
+        schema=schema_bytes(schema),
+    )
+
+
+def run_stage(
+    store: Store,
+    stage: Stage,
+    key: str,
+    shards: list[Shard],
+    out_schema: pa.Schema,
+    executor: Any,
+    runtime: dict[str, Any],
+    keep_rows: bool,
+) -> StepResult:
+    """Run one stage over ``shards`` into the cache entry ``key``."""
+    writer = StepWriter(store, key, f"stage-{stage.stage_name}", stage.stage_name)
+    report: dict[str, Any] = {}
+    calls = [(s.to_json(),) for s in shards]
+    if isinstance(stage, GlobalStage):
+        executor = _Counted(executor, writer)
+        stage.bind_runtime(runtime, writer.tmp / "artifacts")
+        spec = stage_spec(writer, stage, runtime, keep_rows, out_schema)
+        distributed = stage.decide_distributed(shards, executor, spec, writer.tmp / "work")
+        if distributed is not None:
+            decisions, report = distributed
+            todo = [(spec, s.to_json(), decisions.get(s.name)) for s in shards]
+        else:
+            key_schema = pa.schema([("id", pa.string()), *stage.key_columns.items()])
+            key_spec = {**spec, "schema": schema_bytes(key_schema)}
+            parts = executor.run(keys_shard, [(key_spec, *c) for c in calls], stage.resources, stage.stateful)
+            keys = pa.concat_tables([key_schema.empty_table(), *parts])
+            chosen = stage.decide(keys)
+            report = stage.report()
+            table = pa.table(
+                {
+                    "id": pa.array(list(chosen), pa.string()),
+                    "reason": pa.array([r for r, _ in chosen.values()], pa.string()),
+                    "detail": pa.array([d for _, d in chosen.values()], pa.string()),
+                }
+            )
+            shared = executor.put(table) if table.num_rows else None
+            todo = [(spec, s.to_json(), shared) for s in shards]
+        for result in executor.run(apply_drops, todo):
+            writer.add(result)
+            writer.cpu -= result.get("cpu_s", 0.0)  # counted by _Counted already
+        shutil.rmtree(writer.tmp / "work", ignore_errors=True)
+    elif isinstance(stage, CustomStage):
+        stage.bind_runtime(runtime, writer.tmp / "artifacts")
+        files = _materialise(store, shards, writer.tmp / "input")
+        _write_custom(
+            writer, stage.run(files, executor, with_drop_columns(out_schema)), out_schema, keep_rows
+        )
+        report = stage.report()
+    else:
+        spec = stage_spec(writer, stage, runtime, keep_rows, out_schema)
+        tallies = []
+        for result in executor.run(map_shard, [(spec, *c) for c in calls], stage.resources, stage.stateful):
+            tallies += result.pop("tallies", [])
+            writer.add(result)
+        report = stage.report_from(tallies) if tallies else {}
+    return writer.finish({"report": report})
+
+
+class _Counted:
+    """An executor whose tasks' CPU seconds are added to a step's (global stages run several phases)."""
+
+    def __init__(self, executor: Any, writer: StepWriter):
+        self.executor, self.writer, self.name = executor, writer, executor.name
+
+    def run(self, fn, calls, resources=None, stateful=False):
+        out = self.executor.run(fn, calls, resources, stateful)
+        self.writer.cpu += sum(r.get("cpu_s", 0.0) for r in out if isinstance(r, dict))
+        return out
+
+    def put(self, value: Any) -> Any:
+        return self.executor.put(value)
+
+
+def _materialise(store: Store, shards: list[Shard], folder: Path) -> list[Path]:
+    """Parquet files holding exactly the live rows of ``shards`` (their own files where nothing was dropped)."""
+    files = []
+    for shard in shards:
+        if not shard.drops:
+            files.append(Path(store.root) / shard.file)
+            continue
+        table = read_all(store.root, [shard])
+        if table is not None:
+            folder.mkdir(parents=True, exist_ok=True)
+            pq.write_table(table, folder / f"{shard.name}.parquet")
+            files.append(folder / f"{shard.name}.parquet")
+    return files
+
+
+def _write_custom(
+    writer: StepWriter, tables, out_schema: pa.Schema, keep_rows: bool, shard_rows: int = 100_000
+):
+    """A CustomStage's output tables (on the driver: generation outputs are small) into shards and drops."""
+    data: ParquetSink | None = None
+    drops = ParquetSink(writer.tmp / "drops" / "custom.parquet", DROP_SCHEMA, KEEP_CODEC)
+    count = 0
+
+    def close() -> None:
+        if data is not None and data.close():
+            writer.shards.append(
+                Shard(data.path.stem, f"{writer.entry}/data/{data.path.name}", [], data.rows)
+            )
+            writer.rows_out += data.rows
+
+    for table in tables:
+        writer.rows_in += table.num_rows
+        count_drops(table, writer.dropped)
+        kept = table.filter(table.column("_drop").is_null())
+        if kept.num_rows:
+            if data is None or data.rows >= shard_rows:
+                close()
+                data = ParquetSink(writer.tmp / "data" / f"c-{count:05d}.parquet", out_schema)
+                count += 1
+            data.write(kept)
+        drops.write(drop_records(table, None, writer.name, None, keep_rows))
+    close()
+    if drops.close():
+        info = file_info(drops.path, drops.rows, relative_to=writer.tmp)
+        writer.drop_files.append({**info, "path": f"{writer.entry}/{info['path']}"})

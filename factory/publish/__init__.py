@@ -1,0 +1,1 @@
+"""Publishing a version: the dataset card (with its healthcare risks) and the Hub push."""

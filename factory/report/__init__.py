@@ -1,0 +1,1 @@
+"""Reports of a built version: the terminal summary and report.html with its charts."""

@@ -1,0 +1,1 @@
+"""The versioned store: stage cache entries, shards, shuffles, version folders."""

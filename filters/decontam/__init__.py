@@ -1,0 +1,1 @@
+"""Benchmark decontamination: the benchmark index, its cheap tiers, the semantic tier and the LLM judge."""

@@ -1,0 +1,1 @@
+"""Deduplication stages: exact dedup and MinHash near-dedup (signatures, bands, clusters, filter)."""

@@ -1,0 +1,1 @@
+"""Quality stages: the fastText quality classifier and the DEITA evol-score cut."""

@@ -1,0 +1,1 @@
+"""Evaluation of trained models: MCQA, Medprompt, open-ended, safety attacks, comparisons."""
