@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 TORCH  ?= torch==2.13.0
 
-.PHONY: quickstart aloe-local test install install-test lint clean-store
+.PHONY: quickstart aloe-local human-demo test install install-test lint clean-store
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,7 +36,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	touch $@
 
 $(VENV)/.installed-test: $(VENV)/.installed
-	$(BIN)/pip install -q -e ".[test,bench]"
+	$(BIN)/pip install -q -e ".[test,bench,human]"
 	$(fix_fasttext)
 	touch $@
 
@@ -48,21 +48,34 @@ install-test: $(VENV)/.installed-test
 quickstart: install
 	$(BIN)/factory build recipes/aloe_beta_quickstart.yaml
 
-# The whole local chain: build recipes/aloe_beta_local.yaml, train SFT -> DPO (5 chunks) -> red-team DPO from
+# The whole local chain: build recipes/aloe_beta_local.yaml, train SFT -> merge -> DPO (5 chunks) -> red-team DPO from
 # smollm2-135m, evaluate the base and the trained model and compare them (CPU training is the long part;
 # measured figures in BENCHMARKS.md).
 ALOE_LOCAL ?= recipes/aloe_beta_local.yaml
 aloe-local: install
 	$(BIN)/factory build $(ALOE_LOCAL)
 	$(BIN)/factory train $(ALOE_LOCAL) > .aloe-local-model
-	$(BIN)/factory eval smollm2-135m "$$(tail -n 1 .aloe-local-model)" --recipe $(ALOE_LOCAL) --plot aloe-local-eval.png \
+	$(BIN)/factory eval mcqa smollm2-135m "$$(tail -n 1 .aloe-local-model)" --recipe $(ALOE_LOCAL) --plot aloe-local-eval.png \
 		--benchmark medqa --benchmark medmcqa --benchmark mmlu_medical   # MCQA: the refusal-rate generation takes ~40 min per model on CPU
+
+# Human evaluation demo (docs/EVAL.md "Human evaluation"): the shipped local model in two profiles
+# (train/eval/human/demo/profiles.yaml: no system prompt at temperature 0.2 vs the Aloe system prompt at 0.7) on 12
+# forum-style questions, two of them holding invented personal data decided in the shipped review file. Prepares
+# the study (answers cached), prints the invitation links and the serve command; serving is interactive, so the
+# target does not start it.
+HUMAN_DEMO ?= store/human-demo
+human-demo: install-test
+	$(BIN)/factory eval human prepare --out $(HUMAN_DEMO) --questions train/eval/human/demo/questions.json \
+		--profiles train/eval/human/demo/profiles.yaml --review train/eval/human/demo/review.json
+	$(BIN)/factory eval human invite $(HUMAN_DEMO) --name rater-1 --name rater-2 --admin study-team --renew
+	@echo "serve the study (Ctrl-C to stop):  $(BIN)/factory eval human serve $(HUMAN_DEMO)"
+	@echo "open a link above, vote, then:     $(BIN)/factory eval human results $(HUMAN_DEMO)"
 
 test: install-test
 	$(BIN)/python -m pytest -q
 
 lint: install-test
-	$(BIN)/ruff check factory filters synth train tests bench
+	$(BIN)/ruff check factory filters synth train tests bench tools
 
 clean-store:
 	rm -rf store

@@ -74,7 +74,7 @@ def main() -> None:
     )
     t0 = time.perf_counter()
     kept, drops, stats = run_stage(
-        judge, rows, extra=dict(Decontaminate.adds), data_dir=E.DATA, store_dir=args.store
+        judge, rows, extra=dict(Decontaminate(include=["medical"]).adds), data_dir=E.DATA, store_dir=args.store
     )
     secs = time.perf_counter() - t0
     confirmed = {d["id"] for d in drops if d["reason"] == "benchmark_contamination"}

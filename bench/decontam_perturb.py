@@ -29,6 +29,7 @@ from __future__ import annotations
 import random
 import re
 
+from factory.mcqa.options import render_options
 from factory.rows import make_row
 
 PERTURBATIONS = ("exact", "format", "shuffle", "embed", "edit", "typo", "abbrev", "truncate", "partial",
@@ -150,10 +151,6 @@ def reword_option(option: str, rng: random.Random) -> str:
     return " ".join(words)
 
 
-def _labelled(options: list[str]) -> str:
-    return "\n".join(f"{chr(65 + i)}. {o}" for i, o in enumerate(options))
-
-
 def plant(item: dict, how: str, rng: random.Random, vocab: list[str], n: int) -> tuple[dict, int]:
     """A training row copying ``item`` under perturbation ``how``; and the copied stem's word count."""
     q, ctx, opts = item["question"], item.get("context") or "", list(item.get("options") or [])
@@ -184,7 +181,7 @@ def plant(item: dict, how: str, rng: random.Random, vocab: list[str], n: int) ->
     if how == "shuffle":
         return mcqa(q, shuffled, ctx), len(stem)
     if how == "embed":
-        return qa((ctx + "\n" if ctx else "") + q + "\n" + _labelled(shuffled)), len(stem)
+        return qa((ctx + "\n" if ctx else "") + q + "\n" + render_options(shuffled)), len(stem)
     if how == "edit":
         return mcqa(_edit(q, rng, vocab), opts, _edit(ctx, rng, vocab) if ctx else None), len(stem)
     if how == "typo":
@@ -195,9 +192,8 @@ def plant(item: dict, how: str, rng: random.Random, vocab: list[str], n: int) ->
         return mcqa(q, [reword_option(o, rng) for o in shuffled], ctx), len(stem)
     if how == "mixed":
         body = typos(shorthand((ctx + "\n" if ctx else "") + q, rng), rng, 1 / 12)
-        return qa(body + "\n" + _labelled([typos(shorthand(o, rng), rng, 1 / 12) for o in shuffled])), len(
-            stem
-        )
+        options = render_options([typos(shorthand(o, rng), rng, 1 / 12) for o in shuffled])
+        return qa(body + "\n" + options), len(stem)
     raise ValueError(how)
 
 

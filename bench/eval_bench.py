@@ -101,11 +101,11 @@ def main() -> None:
     torch.set_num_threads(a.threads)
     os.environ.setdefault("VLLM_HOST_IP", "127.0.0.1")
 
+    from factory.llm.client import local_backend
     from factory.llm.models import resolve_model
     from factory.llm.types import OpenAIBackend
     from train.config import EvalSpec
     from train.eval.benchmarks import MCQA_DEFAULTS, load_docs
-    from train.eval.gen import model_backend
     from train.eval.mcqa import evaluate_model, load_lm
 
     if a.model == "tiny":
@@ -135,7 +135,7 @@ def main() -> None:
         del lm
     gen_backends = []
     if "gen-vllm" in backends:
-        gen_backends.append(("generation, vLLM offline (engine in process)", model_backend(model, "cpu", 4096), None))
+        gen_backends.append(("generation, vLLM offline (engine in process)", local_backend(model, "cpu", 4096), None))
     if "gen-server" in backends:
         scratch = Path(tempfile.mkdtemp(prefix="eval-bench-srv-"))
         proc, url = start_server(model, scratch)

@@ -99,8 +99,9 @@ def _bar(*args, **kwargs) -> _Clock:
 def run_direct(args, rows) -> dict:
     from vllm import LLM
 
-    from factory.llm.backends.vllm_engine import bind_cpu_threads, sampling_params
+    from factory.llm.backends.vllm_engine import sampling_params
     from factory.llm.backends.vllm_runner import engine_kwargs
+    from factory.llm.cpu import bind_cpu_threads
     from factory.llm.types import Response, Retry
 
     stage = make_stage(args, "local")

@@ -86,7 +86,7 @@ def accuracy_section(rows: list[dict], tmp: Path) -> tuple[Path, list[str]]:
         folder = tmp / f"model-{len(lines)}"
         stage.bind_runtime({}, folder)
         stage.decide(pa.Table.from_pylist(stage.keys(rows)))
-        r = stage.report()
+        r = stage.report(stage.figures.take())
         lines.append(f"| {label} | {r['n_train']} | {r['n_test']} | {r['accuracy']:.4f} | {r['precision']:.4f} "
                      f"| {r['recall']:.4f} | {r['f1']:.4f} | {r['model_bytes'] / 1e6:.1f} | {r['train_s']:.1f} |")  # fmt: skip
         model_dir = model_dir or folder
@@ -108,7 +108,7 @@ def speed_section(rows: list[dict], model_dir: Path, tmp: Path, repeats: int) ->
     runtime = {"data_dir": None, "artifacts": {"quality_train": str(model_dir)}}
     stage.bind_runtime(runtime)
     stage.setup()
-    in_schema, out_schema = row_schema(), row_schema(dict(QualityScore.adds))
+    in_schema, out_schema = row_schema(), row_schema(dict(stage.adds))
     src = tmp / "input" / "part-00000.parquet"
     src.parent.mkdir()
     pq.write_table(pa.Table.from_pylist(rows, schema=in_schema), src)

@@ -83,11 +83,12 @@ def main() -> None:
 
     from tiny_models import build_tiny_model
 
+    from factory.llm.models import TRAIN_RECORD
     from factory.pipeline.runner import build
     from factory.recipe import load_recipe
     from factory.storage.store import Store
     from train.config import TrainSection
-    from train.plan import PROVENANCE, make_plan
+    from train.plan import make_plan
 
     tmp = Path(tempfile.mkdtemp(prefix="train-bench-"))
     base = build_tiny_model(tmp / "base", arch=a.arch)
@@ -122,7 +123,7 @@ def main() -> None:
     print("|---|---|---|---|---|---|")
     for step in plan.steps:
         info, wall = _child(STEP, str(plan_path), step.name)
-        prov = json.loads((Path(step.out) / PROVENANCE).read_text())
+        prov = json.loads((Path(step.out) / TRAIN_RECORD).read_text())
         m = prov["metrics"]
         tokens = m.get("num_tokens")
         tps = f"{tokens / m['train_runtime']:.0f}" if tokens else "n/a"

@@ -37,3 +37,13 @@ class SourceError(FactoryError):
 
 class StageError(FactoryError):
     """A stage that broke the contract (lost rows, missing columns)."""
+
+
+class SettingError(FactoryError):
+    """A stage setting that passed validation but cannot be used (a model that cannot be found), raised
+    before any row is read. ``loc``: the setting's path inside the stage (``("backend", "model")``), so the
+    runner can name its recipe line."""
+
+    def __init__(self, message: str, loc: tuple[str, ...] = ()):
+        self.loc = loc
+        super().__init__(message)

@@ -57,6 +57,11 @@ class OutputConfig(BaseModel):
         description="only rows of these sources (default: all). A row goes to the first output that takes it, outputs with `sources` first",
     )
     shard_rows: int = Field(100_000, ge=1, description="rows per Parquet shard")
+    columns: list[str] | None = Field(None, description="more columns to write, even if no row fills them")
+    test_share: float = Field(
+        0.0, ge=0, lt=1, description="share of rows in a `test` split beside `train` (by a seeded id hash)"
+    )
+    split_seed: int = Field(0, description="seed of the id hash that picks the test rows")
 
 
 class DropLogConfig(BaseModel):
@@ -300,6 +305,12 @@ def _line_of(files: list[Path], loc: tuple[Any, ...]) -> str | None:
     return None
 
 
+def recipe_line(recipe: RecipeBase, loc: tuple[Any, ...]) -> str | None:
+    """``file:line`` where ``loc`` (e.g. ``("stages", 2, "backend", "model")``) is written in the recipe's
+    own file, or None (a recipe built in code, a setting inherited through ``extends``)."""
+    return _line_of([recipe._file], loc) if recipe._file else None
+
+
 def _format_loc(loc: tuple[Any, ...], data: Any) -> str:
     """``stages[1].min_chars`` from pydantic's loc, leaving out the union tag (the stage's ``type``)."""
     out, node = "", data
@@ -374,6 +385,10 @@ def check_plan(recipe: RecipeBase) -> list[pa.Schema]:
                 raise StageError(f"stage '{stage.stage_name}' redefines column '{name}' with another type")
             available[name] = dtype
         schemas.append(row_schema({k: v for k, v in available.items() if k not in CANONICAL_FIELDS}))
+    for name, out in recipe.outputs.items():
+        unknown = [c for c in out.columns or [] if c not in available]
+        if unknown:
+            raise RecipeError(str(recipe.file), [(f"outputs.{name}.columns", f"{unknown} are not in the rows")])
     return schemas
 
 

@@ -19,7 +19,7 @@ def stage_packages() -> list[str]:
     ``factory.stages``, ``filters`` and ``synth`` in pyproject.toml; another installed package may add its own)."""
     from importlib.metadata import entry_points
 
-    return sorted(ep.value for ep in entry_points(group=STAGES_GROUP))
+    return sorted({ep.value for ep in entry_points(group=STAGES_GROUP)})
 
 
 def _type_name(cls: type[Stage]) -> str | None:

@@ -21,14 +21,12 @@ Stages may add columns (``lang``, ``quality_score``...); they declare their Arro
 from __future__ import annotations
 
 import json
-import string
 from collections.abc import Iterator
 from typing import Any
 
 import pyarrow as pa
 
 KINDS = ("mcqa", "qa", "prompt", "chat", "preference", "text")
-OPTION_LABELS = string.ascii_uppercase
 
 MESSAGE = pa.struct([("role", pa.string()), ("content", pa.string())])
 MESSAGES = pa.list_(MESSAGE)
@@ -154,7 +152,3 @@ def map_texts(row: dict[str, Any], fn, fields: tuple[str, ...] | None = None) ->
 def main_text(row: dict[str, Any]) -> str:
     """All text of a row joined by newlines: what length bounds, language ID and dedup look at."""
     return "\n".join(iter_texts(row))
-
-
-def option_label(index: int) -> str:
-    return OPTION_LABELS[index]

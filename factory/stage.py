@@ -1,29 +1,32 @@
-"""The stage contract. Every processing step of a recipe is one ``Stage`` subclass in one file.
+"""The stage contract: every processing step of a recipe is one ``Stage`` subclass in one file.
 
-A stage is a pydantic model: its fields are its recipe params (validated, bounded, hashed into its cache
-key). Class-level declarations tell the runner what it needs before any worker starts:
+A stage is a pydantic model: its fields are its recipe params (validated, bounded, hashed into its cache key).
+What the runner reads before any worker starts:
 
-- ``requires``: columns (beyond the canonical ones in ``factory.rows``) that must exist upstream.
-- ``adds``: columns it adds, with their Arrow types.
-- ``resources``: CPUs / GPUs per worker and, for model stages, the actor-pool size.
-- ``stateful``: ``True`` when ``setup()`` loads a model; Ray then runs it in a pool of actors that each
-  call ``setup()`` once. Stateless stages run as plain tasks (``setup()`` still runs once per process).
+- ``requires`` / ``adds`` (properties): columns, beyond the canonical ones of ``factory.rows``, that must exist
+  upstream / that it adds, with their Arrow types. Constant or computed from params, always a property.
+- ``resources`` (CPUs, GPUs, actor-pool size), ``stateful`` (``setup()`` loads a model: Ray runs the stage on
+  a pool of actors), ``filter_only`` (it only drops rows: its cache entry lists the drops, copies no row),
+  ``min_batch_size``, ``code_version`` (bump it when a change of code changes outputs).
 
-Three shapes:
+Shapes (one example each in docs/STAGES.md):
 
-- A map, on Arrow: ``Stage.process_table(table) -> table`` gets a batch (a ``pyarrow.Table`` of the rows that
-  ``apply_to`` selects) and returns the same rows, in the same order, with the stage's changes and two more
-  string columns: ``_drop`` (the drop reason, null for a kept row) and ``_drop_detail``. Vectorised stages
-  (``normalize``, ``length_filter``, ``heuristic_filter``, ``to_chat``) implement this one.
-- A map, on rows: ``process_rows(rows)`` / ``process_row(row)`` over row dicts; to drop a row, return
-  ``drop(row, reason, detail)`` in its place. The default ``process_table`` is this adapter (``to_pylist`` ->
-  ``process_rows`` -> ``from_pylist``), so a stage implements whichever is simpler. Every input row must
-  come back, kept or dropped (the runner checks rows in == rows out + dropped). A stage that only drops
-  rows and never changes them declares ``filter_only = True``: its cache entry then records which rows it
-  dropped instead of copying the rows it kept.
-- ``GlobalStage``: a decision that needs the whole dataset (exact dedup, mixing). ``keys(rows)`` runs in
-  parallel and returns a few small columns per row; ``decide(keys_table)`` runs once on the driver and
-  returns which ids to drop and why. ``report`` lets it add figures to the manifest.
+1. Map on Arrow: ``process_table(table) -> table``: the same rows (those ``apply_to`` selects), in order,
+   changed, with ``_drop`` (reason, null when kept) and ``_drop_detail`` columns.
+2. Map on rows: ``process_rows(rows)`` or ``process_row(row)`` over row dicts; a dropped row comes back as
+   ``drop(row, reason, detail)``. Every input row comes back, kept or dropped.
+3. Filter: either map shape with ``filter_only = True``.
+4. Global, keys and decide (``GlobalStage``): ``keys(rows)`` runs per shard in parallel and returns a few
+   ``key_columns`` per row; ``decide(keys_table) -> Decision`` runs once on the driver.
+5. Global in phases (``GlobalStage``): ``decide_distributed(shards, executor, spec, workdir) -> Decision``
+   runs its own phases as tasks (``executor.run``) so that no process holds a key per row.
+6. Custom (``CustomStage``; LLM generation is ``factory.llm.stage.GenerationStage``): ``run(files, executor,
+   out_schema)`` drives execution itself and yields output tables.
+
+Reporting, the same for every shape: a stage records figures on ``self.figures`` (``Figures``: ``add``,
+``put``, ``extend``) from any method, on any worker or on the driver. The runner takes them from each task,
+merges them on the driver as each figure's kind declares, and writes ``report(figures)`` (default: the
+figures as they are) into the manifest under the stage.
 
 New stages go in a module under ``filters/``, ``synth/`` or ``factory/stages/`` and are found by
 ``factory.registry``; the runner needs no change.
@@ -31,8 +34,10 @@ New stages go in a module under ``filters/``, ``synth/`` or ``factory/stages/`` 
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 import pyarrow as pa
@@ -40,6 +45,7 @@ import pyarrow.compute as pc
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from factory.errors import StageError
+from factory.figures import Figures
 
 DROP = "_drop"
 DROP_DETAIL = "_drop_detail"
@@ -97,6 +103,32 @@ def with_drop_columns(schema: pa.Schema) -> pa.Schema:
     return schema
 
 
+@dataclass
+class Decision:
+    """What a ``GlobalStage`` decided: which rows to drop and why, in one of two forms.
+
+    ``by_id``: ``id -> (reason, detail)`` (``decide``, on the driver). ``files``: shard name -> Parquet files
+    of ``pos, reason, detail`` (``decide_distributed``'s phases, written by workers; ``pos``: row numbers in
+    the shard's file). The runner's shard tasks then write the drops."""
+
+    by_id: dict[str, tuple[str, str | None]] = field(default_factory=dict)
+    files: dict[str, list[str]] = field(default_factory=dict)
+
+
+class Executor(Protocol):
+    """What a stage that runs tasks (``decide_distributed``, ``CustomStage.run``) sees of the executor:
+    ``run`` calls a module-level ``fn`` (a task: it returns a small dict) once per argument tuple, in process
+    or as Ray tasks, and returns the dicts in call order; ``put`` shares a large value between calls."""
+
+    name: str
+
+    def run(
+        self, fn: Callable, calls: list[tuple], resources: Resources | None = None, stateful: bool = False
+    ) -> list[Any]: ...
+
+    def put(self, value: Any) -> Any: ...
+
+
 class Stage(BaseModel):
     """A map stage: ``process_table(Arrow batch) -> the same rows, changed, with _drop/_drop_detail``, or
     ``process_rows(list of row dicts) -> list of row dicts`` (kept or ``drop()``-ed)."""
@@ -108,8 +140,6 @@ class Stage(BaseModel):
     apply_to: Selector | None = Field(None, description="only rows of these kinds/sources; others pass")
     batch_size: int = Field(1024, ge=1, le=1_000_000)
 
-    requires: ClassVar[tuple[str, ...]] = ()
-    adds: ClassVar[dict[str, pa.DataType]] = {}
     resources: ClassVar[Resources] = Resources()
     stateful: ClassVar[bool] = False
     filter_only: ClassVar[bool] = False  # only drops rows, never changes or adds to them
@@ -120,6 +150,17 @@ class Stage(BaseModel):
     _artifact_dir: Path | None = PrivateAttr(None)
     _data_dir: Path | None = PrivateAttr(None)
     _store_dir: Path | None = PrivateAttr(None)
+    _figures: Figures = PrivateAttr(default_factory=Figures)
+
+    @property
+    def requires(self) -> tuple[str, ...]:
+        """Columns beyond the canonical ones that an earlier stage must have added."""
+        return ()
+
+    @property
+    def adds(self) -> dict[str, pa.DataType]:
+        """Columns this stage adds, with their Arrow types."""
+        return {}
 
     @property
     def stage_name(self) -> str:
@@ -131,6 +172,17 @@ class Stage(BaseModel):
 
     def setup(self) -> None:
         """Load models or build lookup tables; called once per worker before the first batch."""
+
+    # -- the report ---------------------------------------------------------------------------------
+    @property
+    def figures(self) -> Figures:
+        """Where this stage records what it reports, from any method (see ``Figures``)."""
+        return self._figures
+
+    def report(self, figures: Figures) -> dict[str, Any]:
+        """The stage's manifest report from its figures merged over every task and the driver (called once,
+        on the driver, after the stage ran). Default: the figures as they are."""
+        return figures.as_dict()
 
     # -- artifacts: files a stage leaves for later stages and for the version (e.g. a trained model) --
     def artifact_inputs(self) -> list[str]:
@@ -190,21 +242,18 @@ class Stage(BaseModel):
         Returns every input row, in order, in ``output_schema(table.schema)``."""
         schema = self.output_schema(table.schema)
         if self.apply_to is None:
-            out = self._checked(self.process_table(table), table.num_rows, schema)
-        else:
-            mask = self.apply_to.mask(table)
-            picked = np.flatnonzero(mask.to_numpy(zero_copy_only=False))
-            if picked.size == table.num_rows:
-                out = self._checked(self.process_table(table), table.num_rows, schema)
-            else:
-                done = self._checked(self.process_table(table.take(picked)), picked.size, schema)
-                rest = np.flatnonzero(~mask.to_numpy(zero_copy_only=False))
-                passed = passthrough(table.take(rest), schema)
-                order = np.empty(table.num_rows, np.int64)  # position in concat(done, passed) of each row
-                order[picked] = np.arange(picked.size)
-                order[rest] = picked.size + np.arange(rest.size)
-                out = pa.concat_tables([done, passed]).take(order)
-        return out
+            return self._checked(self.process_table(table), table.num_rows, schema)
+        mask = self.apply_to.mask(table).to_numpy(zero_copy_only=False)
+        picked = np.flatnonzero(mask)
+        if picked.size == table.num_rows:
+            return self._checked(self.process_table(table), table.num_rows, schema)
+        done = self._checked(self.process_table(table.take(picked)), picked.size, schema)
+        rest = np.flatnonzero(~mask)
+        passed = passthrough(table.take(rest), schema)
+        order = np.empty(table.num_rows, np.int64)  # position in concat(done, passed) of each row
+        order[picked] = np.arange(picked.size)
+        order[rest] = picked.size + np.arange(rest.size)
+        return pa.concat_tables([done, passed]).take(order)
 
     def _checked(self, out: pa.Table, rows: int, schema: pa.Schema) -> pa.Table:
         if out.num_rows != rows:
@@ -217,16 +266,6 @@ class Stage(BaseModel):
         if DROP_DETAIL not in out.column_names:
             out = out.append_column(DROP_DETAIL, pa.nulls(rows, pa.string()))
         return out.select(schema.names).cast(schema)
-
-    def tally(self, table: pa.Table) -> Any:
-        """Figures over one output batch (``table``: the rows with ``_drop``/``_drop_detail``), computed on
-        the worker; ``report_from`` merges them on the driver into the stage's manifest report. None: no
-        report (the default)."""
-        return None
-
-    def report_from(self, tallies: list[Any]) -> dict[str, Any]:
-        """The manifest report of a map stage from the ``tally`` of every output batch, in shard order."""
-        return {}
 
     def process_table(self, table: pa.Table) -> pa.Table:
         """Override for a vectorised stage: the rows of ``table`` (already selected by ``apply_to``), in order,
@@ -242,13 +281,6 @@ class Stage(BaseModel):
         return pa.Table.from_pylist(out, schema=self.output_schema(table.schema))
 
     # -- the row contract ---------------------------------------------------------------------------
-    def process_batch(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        selected = [r for r in rows if self.apply_to is None or self.apply_to.matches(r)]
-        if len(selected) == len(rows):
-            return self.process_rows(rows)
-        done = iter(self.process_rows(selected))
-        return [next(done) if (self.apply_to is None or self.apply_to.matches(r)) else r for r in rows]
-
     def process_rows(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Override this (or ``process_row``): rows here are already filtered by ``apply_to``."""
         return [self.process_row(r) for r in rows]
@@ -267,47 +299,44 @@ def passthrough(table: pa.Table, schema: pa.Schema) -> pa.Table:
 
 
 class GlobalStage(Stage):
-    """A stage deciding over the whole dataset: parallel ``keys`` then one ``decide`` on the driver."""
+    """A stage deciding over the whole dataset. It implements one of:
+
+    - ``keys(rows)`` (per shard, in parallel: ``id`` plus ``key_columns`` for each row ``apply_to`` selects)
+      and ``decide(keys_table) -> Decision`` (once, on the driver, which holds the keys: a few small columns
+      per row). ``decide`` may write files to ``self.artifact_dir``.
+    - ``decide_distributed(shards, executor, spec, workdir) -> Decision``: its own phases as tasks on
+      ``executor``, each a module-level function of ``spec`` (the step's task spec: ``worker_stage(spec)``
+      gives the set-up stage) that writes under ``workdir``; the driver holds no key per row.
+
+    The runner calls ``decide_distributed`` when the class overrides it, else ``keys`` then ``decide``."""
 
     key_columns: ClassVar[dict[str, pa.DataType]] = {}
 
     def keys(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """One small dict per row (``id`` plus ``key_columns``); runs in parallel workers."""
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} implements keys + decide, or decide_distributed")
 
-    def decide(self, keys: pa.Table) -> dict[str, tuple[str, str | None]]:
-        """``id -> (reason, detail)`` for every row to drop. Runs once, on the driver."""
-        raise NotImplementedError
-
-    def report(self) -> dict[str, Any]:
-        """Figures for the manifest, available after ``decide``."""
-        return {}
+    def decide(self, keys: pa.Table) -> Decision:
+        raise NotImplementedError(f"{type(self).__name__} implements keys + decide, or decide_distributed")
 
     def decide_distributed(
-        self, shards: list[Any], executor: Any, spec: dict[str, Any], workdir: Path
-    ) -> tuple[dict[str, str], dict[str, Any]] | None:
-        """Override to decide without the driver holding one key per row (exact and near dedup do): run the
-        phases as tasks on ``executor`` over ``shards`` (``factory.shards.Shard``), writing under ``workdir``;
-        return ``({shard name: Parquet file of pos, reason, detail}, report)``. The default, None, runs
-        ``keys`` in parallel and ``decide`` on the driver."""
-        return None
+        self, shards: list[Any], executor: Executor, spec: dict[str, Any], workdir: Path
+    ) -> Decision:
+        """``shards``: the input ``factory.storage.shards.Shard``s, in pipeline order."""
+        raise NotImplementedError(f"{type(self).__name__} implements keys + decide, or decide_distributed")
 
-    def applies(self, row: dict[str, Any]) -> bool:
-        return self.apply_to is None or self.apply_to.matches(row)
+    @classmethod
+    def in_phases(cls) -> bool:
+        """Whether this stage decides by ``decide_distributed`` (its own phases) rather than keys + decide."""
+        return cls.decide_distributed is not GlobalStage.decide_distributed
 
 
 class CustomStage(Stage):
-    """A stage that drives execution itself (e.g. LLM generation through ``ray.data.llm``, whose processor is a
-    Dataset -> Dataset transform, with a retry loop around it).
+    """A stage that drives execution itself (e.g. LLM generation, whose loop streams rows through engines).
 
-    ``run(files, executor, out_schema)`` reads the input Parquet ``files`` (``factory.storage.store.read_tables``, or
-    ``ray.data.read_parquet`` when ``executor.name == "ray"``) and yields Arrow tables of ``out_schema``
-    (which includes the ``_drop``/``_drop_detail`` columns). Every input row must come out once, kept or
-    dropped. ``bind_runtime`` has been called (``data_dir``, ``store_dir``, ``artifact_dir``) before ``run``.
-    """
+    ``run(files, executor, out_schema)`` reads the input Parquet ``files`` (``factory.storage.store.read_tables``)
+    and yields Arrow tables of ``out_schema`` (which includes the ``_drop``/``_drop_detail`` columns), on the
+    driver. Every input row must come out once, kept or dropped. ``bind_runtime`` has been called
+    (``data_dir``, ``store_dir``, ``artifact_dir``) before ``run``."""
 
-    def run(self, files: list[Path], executor: Any, out_schema: pa.Schema):
+    def run(self, files: list[Path], executor: Executor, out_schema: pa.Schema) -> Iterator[pa.Table]:
         raise NotImplementedError
-
-    def report(self) -> dict[str, Any]:
-        return {}

@@ -19,15 +19,16 @@ import hashlib
 import re
 from collections import Counter
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, Literal
 
 import pyarrow as pa
-from pydantic import Field, PrivateAttr
+from pydantic import Field
 
+from factory.figures import Figures
 from factory.llm.stage import GenerationStage
 from factory.llm.types import Guide, Request, Response, Retry
 from factory.mcqa.answers import ParsedAnswer, parse_answer
-from factory.rows import OPTION_LABELS
+from factory.mcqa.options import OPTION_LABELS, labelled
 from synth.verify import letter_skew, option_mismatch, reasoning_words, strip_conclusion, verify_answer
 
 __all__ = ["ChainOfThought", "ParsedAnswer", "parse_answer", "strip_conclusion", "verify_answer"]
@@ -125,10 +126,9 @@ class ChainOfThought(GenerationStage):
         0.01, gt=0, lt=1, description="warn when the verified letters' p-value is below"
     )
 
-    adds: ClassVar[dict[str, pa.DataType]] = {"cot_model": pa.string(), "cot_attempts": pa.int32()}
-
-    _letters: dict[str, Counter] = PrivateAttr(default_factory=dict)
-    _checks: Counter = PrivateAttr(default_factory=Counter)
+    @property
+    def adds(self) -> dict[str, pa.DataType]:
+        return {"cot_model": pa.string(), "cot_attempts": pa.int32()}
 
     def _files(self) -> list[Path]:
         folder = template_folder(self.templates_dir, self.data_dir)
@@ -140,9 +140,6 @@ class ChainOfThought(GenerationStage):
 
     def setup(self) -> None:
         import yaml
-
-        self._letters = {"input": Counter(), "verified": Counter()}
-        self._checks = Counter()
 
         folder = template_folder(self.templates_dir, self.data_dir)
         env = jinja_env(folder)
@@ -159,11 +156,10 @@ class ChainOfThought(GenerationStage):
             self._shots.append({"role": "assistant", "content": ex["explanation"].strip()})
 
     def _render_user(self, row: dict[str, Any]) -> str:
-        options = [(OPTION_LABELS[i], text) for i, text in enumerate(row["options"])]
         return self._user.render(
             question=row["question"],
             context=row.get("context"),
-            options=options,
+            options=labelled(row["options"]),
             answer_label=OPTION_LABELS[row["answer_idx"]],
             answer_text=row["options"][row["answer_idx"]],
             explanation=row.get("explanation"),
@@ -179,7 +175,7 @@ class ChainOfThought(GenerationStage):
         system = [{"role": "system", "content": self._system.render().strip()}] if self._system else []
         messages = [*system, *self._shots, {"role": "user", "content": self._render_user(row)}]
         if attempt == 0:
-            self._letters["input"][OPTION_LABELS[int(gold)]] += 1
+            self.figures.add("letters_input", {OPTION_LABELS[int(gold)]: 1})
         return [self.request(row, messages, tag="cot", guide=self.guide(len(row["options"])))]
 
     def _reasoning_chars(self) -> int:
@@ -238,30 +234,30 @@ class ChainOfThought(GenerationStage):
         for text, finish in zip(response.texts, response.finish_reasons, strict=False):
             result = self.check(row, text or "", finish)
             if isinstance(result, str):
-                self._letters["verified"][OPTION_LABELS[int(row["answer_idx"])]] += 1
+                self.figures.add("letters_verified", {OPTION_LABELS[int(row["answer_idx"])]: 1})
                 return {
                     **row,
                     "explanation": result,
                     "cot_model": response.model,
                     "cot_attempts": attempt + 1,
                 }
-            self._checks[result[0]] += 1
+            self.figures.add("checks", {result[0]: 1})
             failures.append(result)
         if not failures:
             return Retry("empty_response", "the backend returned no text")
         reason, detail = failures[0]
         return Retry(reason, detail)
 
-    def report(self) -> dict[str, Any]:
-        out = super().report()
-        asked, verified = self._letters.get("input", Counter()), self._letters.get("verified", Counter())
+    def report(self, figures: Figures) -> dict[str, Any]:
+        out = super().report(figures)
+        asked, verified = Counter(figures.get("letters_input", {})), Counter(figures.get("letters_verified", {}))
         letters = sorted(set(asked) | set(verified))
         out["answer_letters"] = {
             "input": dict(sorted(asked.items())),
             "verified": dict(sorted(verified.items())),
         }
         out["verified_share_by_letter"] = {k: round(verified[k] / asked[k], 4) for k in letters if asked[k]}
-        out["checks"] = dict(sorted(self._checks.items()))
+        out["checks"] = dict(sorted(figures.get("checks", {}).items()))
         skew = letter_skew(dict(asked), dict(verified))
         out["letter_skew"] = None
         if skew is not None:

@@ -26,7 +26,7 @@ from pydantic import Field, PrivateAttr
 
 from factory.llm.stage import GenerationStage
 from factory.llm.types import Guide, Request, Response, Retry, SamplingConfig
-from factory.rows import OPTION_LABELS
+from factory.mcqa.options import option_line, option_lines
 from synth.cot import files_fingerprint, jinja_env, template_folder
 
 SCORES = ("complexity", "quality")
@@ -90,9 +90,9 @@ def instruction_and_response(row: dict[str, Any]) -> tuple[str, str] | None:
     if kind == "mcqa" and row.get("question") and row.get("options") and row.get("answer_idx") is not None:
         lines = [row["context"]] if row.get("context") else []
         lines.append(row["question"])
-        lines += [f"{OPTION_LABELS[i]}. {o}" for i, o in enumerate(row["options"])]
+        lines += option_lines(row["options"])
         gold = int(row["answer_idx"])
-        answer = f"{OPTION_LABELS[gold]}. {row['options'][gold]}"
+        answer = option_line(gold, row["options"][gold])
         if row.get("explanation"):
             answer = f"{row['explanation']}\n\nAnswer: {answer}"
         return "\n".join(lines), answer
@@ -132,7 +132,7 @@ class DeitaScore(GenerationStage):
         return SCORES if self.score == "both" else (self.score,)
 
     @property
-    def adds(self) -> dict[str, pa.DataType]:  # type: ignore[override]
+    def adds(self) -> dict[str, pa.DataType]:
         return {**{name: pa.float64() for name in self.asked}, "score_model": pa.string()}
 
     def _files(self) -> dict[str, Any]:

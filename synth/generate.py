@@ -25,7 +25,8 @@ from pydantic import Field, PrivateAttr, model_validator
 from factory.hashing import stable_hash
 from factory.llm.stage import GenerationStage
 from factory.llm.types import Request, Response, Retry
-from factory.rows import CANONICAL_FIELDS, KINDS, OPTION_LABELS
+from factory.mcqa.options import OPTION_LABELS
+from factory.rows import CANONICAL_FIELDS, KINDS
 
 Kind = Literal[KINDS]  # type: ignore[valid-type]
 
@@ -59,7 +60,7 @@ class Generate(GenerationStage):
         return self
 
     @property
-    def adds(self) -> dict[str, pa.DataType]:  # type: ignore[override]
+    def adds(self) -> dict[str, pa.DataType]:
         out: dict[str, pa.DataType] = {
             self.output_column: pa.list_(pa.string()) if self.sampling.n > 1 else pa.string()
         }

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import pyarrow as pa
-from pydantic import Field, PrivateAttr
+from pydantic import Field
 
+from factory.figures import Figures
 from factory.llm.stage import GenerationStage
 from factory.llm.types import Guide, Request, Response, Retry
 from synth.cot import files_fingerprint, jinja_env, template_folder
@@ -216,15 +217,13 @@ class Judge(GenerationStage):
         "characters (default: about three characters per token of sampling.max_tokens, less 16 tokens)",
     )
 
-    _read: Counter = PrivateAttr(default_factory=Counter)
-    _scores: list = PrivateAttr(default_factory=list)
 
     @property
-    def adds(self) -> dict[str, pa.DataType]:  # type: ignore[override]
+    def adds(self) -> dict[str, pa.DataType]:
         return {self.output: JUDGEMENTS}
 
     @property
-    def requires(self) -> tuple[str, ...]:  # type: ignore[override]
+    def requires(self) -> tuple[str, ...]:
         extra = [self.reference_column] if self.reference_column else []
         return tuple(dict.fromkeys([self.prompt_column, *self.columns, *extra]))
 
@@ -244,7 +243,6 @@ class Judge(GenerationStage):
         }
 
     def setup(self) -> None:
-        self._read, self._scores = Counter(), []  # judgements read / not, over this run
         env = jinja_env(template_folder(self.templates_dir, self.data_dir))
         system, user = self._names()
         self._system = env.get_template(system).render(rubric=self.rubric).strip() if system else None
@@ -312,29 +310,30 @@ class Judge(GenerationStage):
             return Retry("judge_unparsed", f"no {self.mode} result for {', '.join(unread)}")
         for j in judged:
             if j["raw"] is not None:
-                self._read["readable" if j["error"] is None else "unreadable"] += 1
-                if j["score"] is not None and len(self._scores) < 5000:
-                    self._scores.append(j["score"])
+                self.figures.add("read", {"readable" if j["error"] is None else "unreadable": 1})
+                if j["score"] is not None:
+                    self.figures.extend("scores", [j["score"]], limit=5000)
                 if j["verdict"] is not None:
-                    self._read[f"verdict:{j['verdict']}"] += 1
+                    self.figures.add("read", {f"verdict:{j['verdict']}": 1})
         return {**row, self.output: judged}
 
-    def report(self) -> dict[str, Any]:
+    def report(self, figures: Figures) -> dict[str, Any]:
         """The generation report plus ``judged`` (answers with a judgement), ``readable`` and
         ``readable_share`` (judgements that could be read), a chart of the scores (rubric) or verdicts
         (guard), and a warning when fewer than 90% could be read."""
-        out = super().report()
-        readable, unreadable = self._read["readable"], self._read["unreadable"]
+        out = super().report(figures)
+        read, scores = Counter(figures.get("read", {})), figures.get("scores", [])
+        readable, unreadable = read["readable"], read["unreadable"]
         judged = readable + unreadable
         share = readable / judged if judged else None
         out.update(
             judged=judged, readable=readable, readable_share=None if share is None else round(share, 4)
         )
         charts = {}
-        if self.mode == "rubric" and self._scores:
+        if self.mode == "rubric" and scores:
             charts["judge_scores"] = {"title": f"{self.stage_name}: scores given", "kind": "hist",
-                                      "data": list(self._scores), "xlabel": "score", "ylabel": "answers"}  # fmt: skip
-        verdicts = {k.split(":", 1)[1]: v for k, v in self._read.items() if k.startswith("verdict:")}
+                                      "data": list(scores), "xlabel": "score", "ylabel": "answers"}  # fmt: skip
+        verdicts = {k.split(":", 1)[1]: v for k, v in read.items() if k.startswith("verdict:")}
         if verdicts:
             charts["judge_verdicts"] = {"title": f"{self.stage_name}: guard verdicts", "kind": "bar",
                                         "data": dict(sorted(verdicts.items())), "ylabel": "answers"}  # fmt: skip

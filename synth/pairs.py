@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal
+from typing import Any, Literal
 
 import pyarrow as pa
 from pydantic import Field, model_validator
@@ -125,13 +125,15 @@ class SelectPair(Stage):
     tie_break: Literal["first", "shorter"] = "first"
     models: dict[str, str] = Field(default_factory=dict, description="column -> model name")
 
-    adds: ClassVar[dict[str, pa.DataType]] = {
-        "chosen_model": pa.string(),
-        "rejected_model": pa.string(),
-        "chosen_score": pa.float64(),
-        "rejected_score": pa.float64(),
-        "pair_reason": pa.string(),
-    }
+    @property
+    def adds(self) -> dict[str, pa.DataType]:
+        return {
+            "chosen_model": pa.string(),
+            "rejected_model": pa.string(),
+            "chosen_score": pa.float64(),
+            "rejected_score": pa.float64(),
+            "pair_reason": pa.string(),
+        }
 
     @model_validator(mode="after")
     def _columns_for_mode(self):
@@ -142,7 +144,7 @@ class SelectPair(Stage):
         return self
 
     @property
-    def requires(self) -> tuple[str, ...]:  # type: ignore[override]
+    def requires(self) -> tuple[str, ...]:
         answer_columns = self.candidates if self.mode == "rubric" else [self.chosen, self.rejected]
         return tuple(dict.fromkeys([self.judgements, self.prompt_column, *answer_columns]))  # type: ignore[list-item]
 

@@ -14,7 +14,7 @@ import hashlib
 import json
 import re
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, Literal
 
 import pyarrow as pa
 import xxhash
@@ -103,7 +103,9 @@ class JailbreakWrap(Stage):
     generator_name: str = Field("ChatGPT", min_length=1, description="fills the {generator.name} slot")
     seed: int = Field(0, ge=0)
 
-    adds: ClassVar[dict[str, pa.DataType]] = {"request": pa.string(), "jailbreak": pa.string()}
+    @property
+    def adds(self) -> dict[str, pa.DataType]:
+        return {"request": pa.string(), "jailbreak": pa.string()}
 
     def template_files(self) -> list[Path]:
         files: list[Path] = []

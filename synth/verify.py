@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import re
 
-from factory.mcqa.answers import ParsedAnswer, fold, normalise, option_by_text, parse_answer
-from factory.rows import OPTION_LABELS
+from factory.mcqa.answers import ParsedAnswer, normalise, option_by_text, parse_answer
+from factory.mcqa.options import OPTION_LABELS, fold, label_index, option_mentions
 
 # Words that carry no reasoning: function words and the vocabulary of talking about a question.
 STOPWORDS = frozenset(
@@ -33,13 +33,6 @@ STOPWORDS = frozenset(
     most least final explanation explain explains correctly letter none above""".split()
 )
 _WORD = re.compile(r"[^\W\d_]{3,}", re.UNICODE)
-# A line naming an option: "B. Pneumonia: ...", "(B) Pneumonia - ...", "Option B: Pneumonia ...", "- **B)** ..."
-_OPTION_LINE = re.compile(
-    r"^[ \t>*•\-]*(?:option\s+|choice\s+)?[\(\[]?(?P<letter>[A-Z])[\)\]]?\s*[.):\-–—]\s*(?P<text>\S[^\n]*)$",
-    re.M | re.I,
-)
-# "option B (pneumonia)", "option B, pneumonia,"
-_OPTION_INLINE = re.compile(r"\boption\s+(?P<letter>[A-Z])\s*(?:\(|,\s*)(?P<text>[^),\n]{2,80})", re.I)
 
 
 def verify_answer(parsed: ParsedAnswer, gold: int, allow_changed: bool = False) -> tuple[str, str] | None:
@@ -110,10 +103,9 @@ def option_mismatch(explanation: str, options: list[str]) -> str | None:
     the last option ("E." in a four-option question), or a letter given another option's text."""
     text = normalise(explanation)
     n = len(options)
-    mentions = [(m.group("letter").upper(), m.group("text")) for m in _OPTION_LINE.finditer(text)]
-    mentions += [(m.group("letter").upper(), m.group("text")) for m in _OPTION_INLINE.finditer(text)]
+    mentions = option_mentions(text)
     for letter, said in mentions:
-        index = OPTION_LABELS.index(letter)
+        index = label_index(letter)
         if index >= n:
             if option_by_text(said, options)[0] is not None or len(mentions) > 1:
                 return f"names option {letter}; the question has {n} ({OPTION_LABELS[n - 1]} is the last)"

@@ -1,7 +1,8 @@
 """The main job, CI-sized: recipes/aloe_beta_quickstart.yaml (the Aloe Beta pipeline with the real local model,
 smollm2-135m, in every model place) built, trained (SFT -> DPO in chunks -> red-team DPO) and evaluated
 through the `factory` commands, as a user runs them. Checked: plumbing facts (verified CoT rows, judged and
-red-team pairs, row accounting, the checkpoint chain, eval results), never accuracy: the model is 135M."""
+red-team pairs, row accounting, the checkpoint chain with its DARE-TIES merge, eval results) and that every
+DPO step learnt (its reward margin rose), never accuracy: the model is 135M."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+from output_contract import check_outputs
 from tests_paths import ROOT
 from typer.testing import CliRunner
 
@@ -55,7 +57,7 @@ def chain(shared_data, tmp_path_factory):
     evals = {}
     for name, model in (("base", "smollm2-135m"), ("trained", str(final))):
         out = tmp / f"eval_{name}"
-        _run(["eval", model, "--recipe", str(RECIPE), "--data-dir", str(shared_data), "--benchmark", "medqa",
+        _run(["eval", "mcqa", model, "--recipe", str(RECIPE), "--data-dir", str(shared_data), "--benchmark", "medqa",
               "--limit", "8", "--output-dir", str(out)])  # fmt: skip
         evals[name] = json.loads((out / "results.json").read_text())
     return {"version": version, "final": final, "evals": evals}
@@ -89,6 +91,10 @@ def test_build_accounts_for_every_row_and_writes_real_model_rows(chain):
     model_pairs = [r for r in preference + red_team if r["source"] in ("medicationqa_pairs", "advbench")]
     assert model_pairs, "no pair written by the model survived its judge"
     assert (version / "report.html").stat().st_size > 10_000
+    columns = check_outputs(version)  # the contract; before it, every output had 30 or 31 columns
+    assert {"cot_model", "cot_attempts", "kind"} <= set(columns["sft"]) and len(columns["sft"]) <= 10
+    assert {"chosen_model", "rejected_model", "pair_reason"} <= set(columns["preference"])
+    assert "jailbreak" in columns["red_team"] and all(len(c) <= 10 for c in columns.values())
 
 
 @pytest.mark.slow
@@ -98,10 +104,16 @@ def test_checkpoint_chain_and_eval_results(chain):
     assert done["final"] == str(final)
     steps = done["steps"]
     chunks = [f"preference-chunk{i}" for i in range(1, 6)]  # DPO-1 in 5 sequential chunks, as Aloe
-    assert [s["step"] for s in steps] == ["sft", *chunks, "red_team"]
+    assert [s["step"] for s in steps] == ["sft", "merge", *chunks, "red_team"]
     for before, after in zip(steps, steps[1:], strict=False):
         assert after["start"] == before["out"]  # each step starts from the one before
         assert json.loads((Path(after["out"]) / "factory_train.json").read_text())["parent"] == before["out"]
+    merge = json.loads((Path(steps[1]["out"]) / "factory_train.json").read_text())
+    assert merge["merge"]["merge_method"] == "dare_ties" and merge["left_out"].startswith("smollm2-135m")
+    for step in steps[2:]:  # DPO learns: the chosen answer's reward pulls ahead of the rejected one's
+        record = json.loads((Path(step["out"]) / "factory_train.json").read_text())
+        margins, losses = record["margin_history"], record["loss_history"]
+        assert len(margins) >= 2 and margins[-1] > margins[0], (step["step"], margins, losses)
     prov = json.loads((final / "factory_train.json").read_text())
     red_team = _rows(chain["version"] / "red_team")
     # rows TRL kept (it drops a pair whose prompt does not fit max_length)

@@ -10,6 +10,7 @@ from collections import Counter
 
 import pyarrow.parquet as pq
 import pytest
+from output_contract import check_outputs
 from tests_paths import ROOT
 
 KEY_ENV = "TINY_SERVER_KEY"  # set by the `server` fixture (conftest)
@@ -27,6 +28,7 @@ def test_local_stages_recipe_builds(server, shared_data, tmp_path):
         f"api_key_env: {KEY_ENV}}}",
         "stages.deita.sampling={temperature: 1.0, max_tokens: 4, seed: 0}",
         "stages.deita.max_text_chars=300",  # the tiny server's 512-token context
+        "outputs.sft.columns=[complexity, quality]",  # the DEITA scores, published on request
     ]
     result = build(
         load_recipe(ROOT / "recipes" / "aloe_beta_local_stages.yaml", sets), Store(tmp_path / "store")
@@ -55,6 +57,7 @@ def test_local_stages_recipe_builds(server, shared_data, tmp_path):
     assert any("'general/function_calling' has no rows" in w for w in mix["warnings"])
     assert any("'general/long_context' has no rows" in w for w in mix["warnings"])
 
+    assert {"complexity", "quality", "task", "template_id"} <= set(check_outputs(result.path)["sft"])
     sft = [r for f in sorted((result.path / "sft").glob("*.parquet")) for r in pq.read_table(f).to_pylist()]
     drops = [
         r for f in sorted((result.path / "drops").glob("*.parquet")) for r in pq.read_table(f).to_pylist()

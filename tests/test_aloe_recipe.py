@@ -148,21 +148,67 @@ def test_models_sit_in_three_stages_and_the_train_section():
     assert RECIPE.train.merge.with_model == "meta-llama/Llama-3.1-8B-Instruct"
 
 
-def test_paper_sets_missing_locally_keep_their_hub_id():
-    hub = {s.name: s.hub for s in RECIPE.sources if s.hub}
+def test_every_set_is_a_hub_id_and_names_its_local_stand_in():
+    hub = {s.name: s.hub for s in RECIPE.sources}
+    assert all(hub.values()), [n for n, h in hub.items() if not h]  # no local file in the paper's recipe
     assert hub["ultramedical"] == "TsinghuaC3I/UltraMedical" and hub["meds_ins"] == "HPAI-BSC/MedS-Ins"
     assert hub["ultramedical_preference"] == "TsinghuaC3I/UltraMedical-Preference"
     assert hub["infinity_preference"] == "BAAI/Infinity-Preference"
     assert hub["skywork_preference"].startswith("Skywork/Skywork-Reward-Preference")
+    assert hub["medquad"] == "lavita/MedQuAD" and hub["mmlu_medical"] == "cais/mmlu"
     assert {s.name: s.hub for s in REDTEAM.sources if s.hub} == {"egida": "HPAI-BSC/Egida"}
     text = (ROOT / "recipes" / "aloe_beta.yaml").read_text()
     for name in hub:  # the last comment block above each names its local stand-in, or says it has none
-        lines = text[: text.index(f"name: {name},")].splitlines()
+        lines = text[: text.index(f"name: {name}")].splitlines()
         last = max(i for i, line in enumerate(lines) if line.strip().startswith("#"))
         first = last
         while first > 0 and lines[first - 1].strip().startswith("#"):
             first -= 1
         assert "stand-in" in " ".join(lines[first : last + 1]), name
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _strings(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v)]
+    return [value] if isinstance(value, str) else []
+
+
+def test_paper_recipe_names_no_path_outside_the_repo():
+    """A user has the repository and the Hub, not ../shared/data: every set and benchmark is a Hub id, and
+    no setting of the recipe (or of the benchmark lists its stages include) points out of the repo."""
+    assert RECIPE.data_dir is None and RECIPE.data_path == ROOT / "recipes"
+    benches = [b for s in RECIPE.stages for b in getattr(s, "all_benchmarks", lambda: [])()]
+    assert {s.stage_name for s in RECIPE.stages if hasattr(s, "all_benchmarks")} == {
+        "decontaminate", "contamination_judge",
+    }  # fmt: skip
+    names = {b.name for b in benches}
+    assert names >= {"medqa_test", "medmcqa_dev", "pubmedqa_test", "mmlu_medical_test", "careqa_test"}
+    assert all(b.hub and b.path is None for b in benches), [b.name for b in benches if not b.hub]
+    values = _strings(RECIPE.model_dump(mode="json")) + _strings([b.model_dump(mode="json") for b in benches])
+    outside = [v for v in values if v.startswith(("/", "~")) or "../" in v or "shared/data" in v]
+    assert outside == []
+
+
+@pytest.mark.parametrize(
+    "name", ["aloe_beta_local.yaml", "aloe_beta_quickstart.yaml", "aloe_beta_local_stages.yaml"]
+)
+def test_local_profiles_read_every_source_from_a_local_file(name, shared_data):
+    """The local profiles map every set to a file of ../shared/data under the paper's source name, and
+    decontaminate against the local copies of the benchmarks."""
+    from factory.sources.readers import resolve_files
+
+    local = load_recipe(ROOT / "recipes" / name)
+    assert local.data_path == shared_data.resolve()
+    for source in local.sources:
+        assert source.hub is None and resolve_files(source, local.data_path), source.name
+    paper = {s.name for s in RECIPE.sources}
+    stand_ins = {s.name for s in local.sources} & paper
+    assert {"ultramedical", "medquad", "medmcqa", "medqa", "headqa", "mmlu_medical", "fine_tome"} <= stand_ins
+    for stage in local.stages:
+        for bench in getattr(stage, "all_benchmarks", lambda: [])():
+            assert bench.hub is None and resolve_files(bench, local.data_path), (stage.stage_name, bench.name)
 
 
 def test_local_profiles_put_the_local_model_in_every_model_place():
@@ -176,3 +222,69 @@ def test_local_profiles_put_the_local_model_in_every_model_place():
         paper = {s.stage_name for s in RECIPE.stages}
         assert paper - {s.stage_name for s in local.stages} == set(), name  # no paper stage left out
         assert local.outputs["red_team"].sources == ["advbench", "medsafetybench_redteam"]
+
+
+def _hub_folder(root, configs: dict[str, dict[str, list[dict]]]):
+    """A folder in the Hub's dataset layout (README configs + Parquet per split), which
+    ``datasets.load_dataset`` reads like a Hub id: the paper recipe's Hub sources, read offline."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    import yaml
+
+    cards = []
+    for config, splits in configs.items():
+        files = []
+        for split, rows in splits.items():
+            (root / config).mkdir(parents=True, exist_ok=True)
+            pq.write_table(pa.Table.from_pylist(rows), root / config / f"{split}.parquet")
+            files.append({"split": split, "path": f"{config}/{split}.parquet"})
+        cards.append({"config_name": config, "data_files": files})
+    (root / "README.md").write_text(f"---\n{yaml.safe_dump({'configs': cards})}---\n")
+    return root
+
+
+def test_hub_sources_with_several_configs_and_splits(tmp_path):
+    """mmlu_medical reads 9 MMLU configs and two splits; careqa_test reads CareQA's op1..op4 + 1-based cop."""
+    from factory.sources import load_source
+    from filters.decontam.index import read_benchmark_list
+
+    def mmlu(subject: str, n: int) -> list[dict]:
+        return [{"question": f"{subject} q{n}?", "subject": subject, "choices": ["w", "x", "y", "z"], "answer": n}
+                for _ in range(1)]  # fmt: skip
+
+    folder = _hub_folder(tmp_path / "mmlu", {
+        s: {"dev": mmlu(s, 0), "validation": mmlu(s, 1), "test": mmlu(s, 2)} for s in ("anatomy", "virology")
+    })  # fmt: skip
+    source = next(s for s in RECIPE.sources if s.name == "mmlu_medical")
+    cfg = source.model_copy(update={"hub": str(folder), "config": ["anatomy", "virology"]})
+    rows = list(load_source(cfg, tmp_path))
+    assert [(r["subject"], r["question"], r["answer_idx"]) for r in rows] == [
+        ("anatomy", "anatomy q0?", 0), ("anatomy", "anatomy q1?", 1),
+        ("virology", "virology q0?", 0), ("virology", "virology q1?", 1),
+    ]  # fmt: skip
+    assert all(r["options"] == ["w", "x", "y", "z"] and r["kind"] == "mcqa" for r in rows)
+
+    record = {"exam_id": 26, "question": "In relation to iron metabolism, it is true that:", "op1": "a",
+              "op2": "b", "op3": "c", "op4": "d", "cop": 2, "year": 2024, "category": "Biology",
+              "unique_id": "u-1"}  # fmt: skip
+    folder = _hub_folder(tmp_path / "careqa", {"CareQA_en": {"test": [record]}})
+    bench = next(b for b in read_benchmark_list("medical_hub") if b.name == "careqa_test")
+    (row,) = load_source(bench.model_copy(update={"hub": str(folder)}), tmp_path)
+    assert (row["options"], row["answer_idx"], row["subject"], row["id"]) == (["a", "b", "c", "d"], 1, "Biology", "careqa_test:u-1")
+
+
+def test_validate_lists_the_hub_reads_without_downloading(monkeypatch):
+    from typer.testing import CliRunner
+
+    from factory.cli.main import app
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # a download would fail: validate makes none
+    out = CliRunner().invoke(app, ["validate", str(ROOT / "recipes" / "aloe_beta.yaml")])
+    assert out.exit_code == 0, out.output
+    text = " ".join(out.output.split())
+    assert "Hub dataset read(s) when built" in text
+    assert "source medquad lavita/MedQuAD split=train revision=84ea67f83cec9692ad254eaa02c9731b24ecfe4c" in text
+    assert "benchmark careqa_test (decontaminate) HPAI-BSC/CareQA [CareQA_en] split=test" in text
+    assert "source headqa dvilares/head_qa [en] split=train+validation revision=refs/convert/parquet" in text
+    local = CliRunner().invoke(app, ["validate", str(ROOT / "recipes" / "aloe_beta_local.yaml")])
+    assert local.exit_code == 0 and "Hub dataset" not in local.output

@@ -8,7 +8,7 @@ from pydantic import ValidationError
 
 from factory.rows import make_row
 from factory.testing import run_stage
-from filters.clean.answer_format import AnswerFormat, find_statement, question_options
+from filters.clean.answer_format import AnswerFormat, find_statement
 
 OPTIONS = ["Rickets", "Pneumonia", "Fracture of the lateral condyle", "Malunited supracondylar fracture"]
 
@@ -62,12 +62,6 @@ def test_look_alikes_refused(text):
 def test_a_number_that_is_an_option_text_is_that_option():
     assert find_statement("Answer: 3", ["1", "2", "3", "4"]).index == 2
     assert find_statement("Answer: 3", ["one", "two", "three", "four"]).index == 2
-
-
-def test_question_options():
-    assert question_options("Which?\nA. one\nB. two\n(C) three\nd) four") == ["one", "two", "three", "four"]
-    assert question_options("Which? A. alone") == []
-    assert question_options("First list:\nA. x\nB. y\nSecond:\nA. p\nB. q\nC. r") == ["p", "q", "r"]
 
 
 def test_stage_on_each_kind(executor):

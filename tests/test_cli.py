@@ -1,4 +1,5 @@
-"""The `factory` command as a user runs it: build, validate, schema, ls, show, diff, stages, adapters."""
+"""The `factory` command as a user runs it: build, validate, schema, ls, show, diff, stages, adapters, and
+the eval subcommands' help and errors."""
 
 from __future__ import annotations
 
@@ -150,3 +151,63 @@ def test_push_and_export_a_real_build(tmp_path, monkeypatch):
     assert sft[0]["messages"][0]["role"] == "system"
     card = (folder / "README.md").read_text()
     assert "configs:" in card and "Apache-2.0" in card and "exact_dedup" in card
+
+
+EVAL_TASKS = {
+    # subcommand: (options it takes, options of other tasks it must not take)
+    "mcqa": (["--backend", "--batch-size", "--benchmark", "--limit", "--data-dir"], ["--server", "--k"]),
+    "medprompt": (
+        ["--cot-db", "--k", "--ensemble", "--modes", "--server", "--store"],
+        ["--judge", "--backend"],
+    ),
+    "open-ended": (["--judge", "--judge-server", "--max-tokens"], ["--benchmark", "--k", "--styles"]),
+    "attack": (["--styles", "--guard-format", "--judge", "--benchmark"], ["--k", "--backend"]),
+    "compare": (["--plot", "--json"], ["--limit", "--data-dir"]),
+}
+
+
+def test_eval_subcommands_help_shows_each_tasks_own_options():
+    """Each task's --help lists its own options, with the help text, bounds and default the eval spec gives."""
+    from typer.testing import CliRunner
+
+    from factory.cli.main import app
+    from train.eval.specs import AttackSpec, MedpromptSpec
+
+    runner = CliRunner(env={"COLUMNS": "220"})
+    top = runner.invoke(app, ["eval", "--help"])
+    assert top.exit_code == 0 and all(task in top.output for task in EVAL_TASKS)
+    helps = {}
+    for task, (own, others) in EVAL_TASKS.items():
+        out = runner.invoke(app, ["eval", task, "--help"])
+        assert out.exit_code == 0, out.output
+        helps[task] = out.output
+        assert all(opt in out.output for opt in own), (task, out.output)
+        assert not any(f"{opt} " in out.output for opt in others), (task, out.output)
+    assert MedpromptSpec.model_fields["k"].description in helps["medprompt"]
+    assert "1<=x<=32" in helps["medprompt"] and "[default: 5]" in helps["medprompt"]
+    assert "instruction|conversation" in helps["attack"]
+    assert AttackSpec.model_fields["guard_format"].description.split(";")[0] in helps["attack"]
+    assert "train.eval.generative.medprompt" in helps["medprompt"]
+
+
+def test_eval_errors_say_what_to_do(tmp_path):
+    model = tmp_path / "model"
+    model.mkdir()
+    out = run("eval", "mcqa", model, check=False)
+    assert out.returncode == 1 and "no benchmark folder: pass --data-dir" in out.stderr
+    out = run("eval", "mcqa", model, "--data-dir", tmp_path / "nowhere", check=False)
+    assert out.returncode == 1
+    assert f"benchmark folder {tmp_path / 'nowhere'} not found (set by --data-dir)" in out.stderr
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(QUICKSTART.read_text().replace("data_dir: data/quickstart", "data_dir: gone"))
+    out = run("eval", "medprompt", model, "--recipe", recipe, check=False)
+    assert out.returncode == 1 and f"(set by `data_dir` in {recipe})" in out.stderr
+    out = run("eval", "medprompt", model, "--data-dir", tmp_path, "--modes", "zero_shot,guess", check=False)
+    assert out.returncode == 2 and "Invalid value for '--modes'" in out.stderr
+    out = run("eval", "medprompt", model, "--k", "0", check=False)
+    assert out.returncode == 2 and "'--k'" in out.stderr
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    out = run("eval", "compare", model, empty, check=False)
+    assert out.returncode == 1 and f"no evaluation results in {model}" in out.stderr
+    assert "Traceback" not in out.stderr

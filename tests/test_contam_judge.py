@@ -10,7 +10,7 @@ import pytest
 from factory.llm.types import OpenAIBackend, Response, SamplingConfig
 from factory.rows import make_row
 from factory.testing import run_stage
-from filters.decontam.decontaminate import COLUMN
+from filters.decontam.decontaminate import COLUMN, Decontaminate
 from filters.decontam.judge import VERDICTS, ContaminationJudge, parse_verdict
 
 KEY_ENV = "TINY_SERVER_KEY"  # set by the `server` fixture (conftest)
@@ -69,7 +69,7 @@ def test_only_rows_with_candidates_are_judged_and_answers_are_cached(server, tmp
         row(1, "For adults with early Lyme disease, which antibiotic is used?", [CAND]),
         row(2, "Lyme disease in grown-ups: the first-line drug?", [{**CAND, "confident": True}]),
     ]
-    extra = dict(Decontaminate.adds)
+    extra = dict(Decontaminate(benchmarks=bench(tmp_path)).adds)
     store = tmp_path / "store"
     before = server.settled_count(quiet_s=0.2)
     kept, drops, stats = run_stage(stage, rows, extra=extra, data_dir=tmp_path, store_dir=store)
@@ -103,10 +103,47 @@ def test_a_confirmed_copy_is_dropped_naming_the_item(tmp_path):
     )
     no = stage.parse(r, [Response(['{"reason": "Other topic.", "same": false}'], "judge-70b", ["stop"])], 0)
     assert "_drop" not in no and no[VERDICTS][0]["same"] is False
-    assert stage.report()["rows_confirmed"] == 1 and stage.report()["rows_judged"] == 2
+    report = stage.report(stage.figures)
+    assert report["rows_confirmed"] == 1 and report["rows_judged"] == 2
     marked = judge(tmp_path, action="mark")
     marked.bind_runtime({"data_dir": str(tmp_path)})
     marked.setup()
     assert "_drop" not in marked.parse(r, [said], 0)
     with pytest.raises(ValueError, match="same `include`/`benchmarks` as decontaminate"):
         stage.build_requests(row(3, "x", [{**CAND, "item": "other:1"}]), 0)
+
+
+def test_judge_all_asks_about_every_row_against_its_nearest_items(server, tmp_path, one_torch_thread):
+    """``judge_all`` (Aloe Beta's way: every instruction judged): a row without candidates is judged against
+    its nearest benchmark item by the MiniLM encoder; rows the cheap tiers were sure of stay theirs. Off, the
+    stage's params (its cache key) are what they were."""
+    pytest.importorskip("sentence_transformers")
+    recs = [{"realidx": "q0", "question": QUESTION, "options": {"A": "Amoxicillin", "B": "Doxycycline"}, "answer_idx": "B"},
+            {"realidx": "q1", "question": "Which vaccine prevents shingles in adults over fifty?",
+             "options": {"A": "Recombinant zoster vaccine", "B": "BCG"}, "answer_idx": "A"}]  # fmt: skip
+    (tmp_path / "bench.jsonl").write_text("".join(json.dumps(r) + "\n" for r in recs))
+    entries = [{"name": "tiny", "path": "bench.jsonl", "adapter": "medagents"}]
+    backend = OpenAIBackend(base_url=server.base_url, model=server.model, api_key_env=KEY_ENV)
+
+    def make(**kw):
+        return ContaminationJudge(benchmarks=entries, backend=backend,
+                                  sampling=SamplingConfig(max_tokens=24, temperature=0.8), **kw)  # fmt: skip
+
+    assert "judge_all" not in make().params() and "nearest" not in make().params()
+    stage = make(judge_all=True)
+    assert stage.params()["judge_all"] is True
+    rows = [
+        row(0, "What shot protects people over 60 from herpes zoster?", None),
+        row(1, "For adults with early Lyme disease, which antibiotic is used?", [CAND]),
+        row(2, "Lyme disease in grown-ups: the first-line drug?", [{**CAND, "confident": True}]),
+    ]
+    extra = dict(Decontaminate(benchmarks=entries).adds)
+    kept, drops, stats = run_stage(stage, rows, extra=extra, data_dir=tmp_path, store_dir=tmp_path / "store")
+    by_id = {r["id"]: r for r in kept} | {d["id"]: json.loads(d["row"]) for d in drops}
+    assert [v["item"] for v in by_id["t:0"][VERDICTS]] == ["tiny:q1"]  # its nearest item: the shingles one
+    assert [v["item"] for v in by_id["t:1"][VERDICTS]] == ["tiny:q0"]  # its candidate
+    assert by_id["t:2"][VERDICTS] is None  # the cheap tiers were sure (judge_confident is off)
+    report = stats["report"]
+    assert report["rows_judged"] == 2
+    kinds = report["charts"]["judge_per_kind"]["data"]
+    assert sum(side.get("nearest", 0) for side in kinds.values()) == 1

@@ -1,5 +1,5 @@
-"""The data plane: vectorised stages against their row versions, distributed dedup against the driver-side
-decide, shards written by workers (filters copy nothing, versions are hard links), drop-log references,
+"""The data plane: vectorised stages against their row references (tests/reference_impls.py), distributed
+dedup against the one-process reference, shards written by workers (filters copy nothing, versions are hard links), drop-log references,
 fingerprint memo and gc. Stage bodies run under both executors."""
 
 from __future__ import annotations
@@ -27,9 +27,18 @@ from factory.textnorm import normalised, normalised_array
 from filters.clean.cleaning import LengthFilter, Normalize
 from filters.dedup.exact import ExactDedup
 from filters.dedup.minhash import MinHashDedup
+from filters.dedup.text import dedup_text
 
 sys.path.insert(0, str(ROOT / "bench"))
 from dataplane_data import generate  # noqa: E402
+from reference_impls import (  # noqa: E402
+    exact_decision,
+    exact_text,
+    heuristic_rows,
+    length_filter_rows,
+    minhash_decision,
+    normalize_rows,
+)
 
 QUIET = Reporter(quiet=True)
 NASTY = list(
@@ -86,7 +95,7 @@ def test_normalize_table_equals_rows(params):
     stage.setup()
     table = pa.Table.from_pylist(rows, schema=row_schema())
     got = stage.apply_table(table)
-    want = pa.Table.from_pylist(stage.process_rows(rows), schema=with_drop_columns(row_schema()))
+    want = pa.Table.from_pylist(normalize_rows(stage, rows), schema=with_drop_columns(row_schema()))
     assert got.to_pylist() == want.to_pylist()
     assert 0 < got.column("_drop").null_count < len(rows)
 
@@ -129,7 +138,7 @@ def test_length_filter_table_equals_rows():
         table = pa.Table.from_pylist(rows, schema=row_schema())
         got = stage.apply_table(table).to_pylist()
         want = pa.Table.from_pylist(
-            stage.process_rows(rows), schema=with_drop_columns(row_schema())
+            length_filter_rows(stage, rows), schema=with_drop_columns(row_schema())
         ).to_pylist()
         assert got == want and any(r["_drop"] for r in got)  # fmt: skip
 
@@ -168,8 +177,10 @@ def dedup_rows(n: int, tmp: Path) -> list[dict]:
 def test_texts_equal_the_row_text(on, tmp_path):
     rows = dedup_rows(300, tmp_path)
     table = pa.Table.from_pylist(rows, schema=row_schema())
-    for stage in (ExactDedup(on=on), MinHashDedup(on=on)):
-        assert stage.texts(table).to_pylist() == [stage._text(r) for r in rows]
+    exact = ExactDedup(on=on)
+    assert exact.texts(table).to_pylist() == [exact_text(exact, r) for r in rows]
+    minhash = MinHashDedup(on=on)
+    assert minhash.texts(table).to_pylist() == [dedup_text(r, on) for r in rows]
 
 
 @pytest.mark.parametrize(
@@ -178,7 +189,7 @@ def test_texts_equal_the_row_text(on, tmp_path):
      MinHashDedup(threshold=0.6, source_priority=["t"], max_bucket=3, apply_to={"kinds": ["qa", "chat"]})],
     ids=["exact", "exact-question", "minhash", "minhash-noverify", "minhash-priority"],
 )  # fmt: skip
-def test_distributed_dedup_equals_driver_decide(stage, executor, tmp_path):
+def test_distributed_dedup_equals_the_reference(stage, executor, tmp_path):
     rows = dedup_rows(2500, tmp_path)
     files = []
     for k in range(5):  # five shards of uneven size
@@ -194,14 +205,8 @@ def test_distributed_dedup_equals_driver_decide(stage, executor, tmp_path):
         for f in step.drop_files
         for d in pq.read_table(store.root / f["path"]).to_pylist()
     }
-    selected = [r for r in rows if stage.applies(r)]
-    expected = stage.decide(
-        pa.Table.from_pylist(
-            stage.keys(selected), schema=pa.schema([("id", pa.string()), *stage.key_columns.items()])
-        )
-    )
-    assert drops == expected and len(drops) > 20  # fmt: skip
-    want = {k: v for k, v in stage.report().items() if k != "seconds"}
+    expected, want = (exact_decision if isinstance(stage, ExactDedup) else minhash_decision)(stage, rows)
+    assert drops == expected and len(drops) > 20
     assert {k: v for k, v in stats["report"].items() if k != "seconds"} == want
     assert not (store.cache_path("k") / "data").exists(), "a dedup's cache entry copies no row"
     assert all(s.file.endswith(".parquet") and s.drops for s in step.shards if s.rows < 400)
@@ -378,7 +383,7 @@ def test_heuristic_filter_table_equals_rows(on, shared_data):
     got = stage.apply_table(table).select(["id", "_drop", "_drop_detail"]).to_pylist()
     want = [
         {"id": r["id"], "_drop": r.get("_drop"), "_drop_detail": r.get("_drop_detail")}
-        for r in stage.process_rows(rows)
+        for r in heuristic_rows(stage, rows)
     ]
     assert got == want and sum(r["_drop"] is not None for r in got) > 50  # fmt: skip
 

@@ -10,12 +10,13 @@ import re
 
 import pytest
 from pydantic import ValidationError
+from tests_paths import ROOT
 
-from factory.rows import make_row
+from factory.rows import make_row, missing_fields
 from factory.sources import SourceConfig, load_source
 from factory.testing import run_stage
 from filters.decontam.decontaminate import COLUMN, Decontaminate
-from filters.decontam.index import BenchmarkIndex
+from filters.decontam.index import BenchmarkIndex, read_benchmark_list
 
 BENCH = [
     {"name": "medqa_test", "path": "A_medical_mcqa/medagents_benchmark/medqa/test.jsonl", "adapter": "medagents"},
@@ -162,10 +163,12 @@ def test_uncertain_candidates_go_to_columns_and_mark_drops_nothing(shared_data, 
     assert cands and cands[0]["item"] == s["id"] and not any(c["confident"] for c in cands)
     assert cands[0]["kind"] in ("terms", "question") and 0 < cands[0]["score"] <= 1
     assert stats["report"]["rows_with_candidates_kept"] == 1
+    assert stats["report"]["rows_to_judge"] == 1 and stats["report"]["judge_load"] == round(1 / 3, 4)
 
     kept, drops, stats = run_stage(Decontaminate(benchmarks=BENCH, action="mark"), rows, executor,
                                    data_dir=shared_data)  # fmt: skip
     assert drops == [] and len(kept) == 3
+    assert stats["report"]["rows_to_judge"] == 1  # a confident candidate is not the judge's to ask
     first = next(r for r in kept if r["id"] == "t:0")[COLUMN][0]
     assert first["confident"] and first["item"] == medqa[0]["id"] and first["kind"] == "ngram"
 
@@ -274,3 +277,64 @@ def test_semantic_neighbours_are_judge_candidates(tmp_path, one_torch_thread):
     assert cand["kind"] == "semantic" and cand["item"] == "tiny:q1" and not cand["confident"]
     assert cand["score"] >= 0.5 and by_id["t:1"][COLUMN] is None
     assert list((tmp_path / "store" / "decontam_embeddings").glob("*.npy"))  # item embeddings kept
+
+
+HAND = ROOT / "bench" / "data" / "decontam" / "rephrased_by_hand.jsonl"
+
+
+def hand_records(suffix=".jsonl"):
+    return [json.loads(x) for x in HAND.with_suffix(suffix).read_text().splitlines() if x.strip()]
+
+
+def test_hand_rephrasing_set_loads_as_training_rows():
+    recs, clean = hand_records(), hand_records(".clean.jsonl")
+    assert len(recs) >= 100 and len({r["item"] for r in recs}) == len(recs)
+    assert len({r["benchmark"] for r in recs}) >= 4 and len({r["kind"] for r in recs}) >= 5
+    for rec in recs:
+        row = make_row(id=rec["id"], source="rephrased", **rec["row"])
+        assert missing_fields(row) == [] and rec["checked"], rec["id"]
+        assert rec["word_overlap"] < 0.8 and row["question"] != rec["original"]["question"], rec["id"]
+    assert len(clean) >= 300 and {"source", "path", "adapter", "row"} <= set(clean[0])
+
+
+def test_hand_rephrasings_name_real_items_and_clean_rows_exist(shared_data):
+    lists = {c.name: c for c in read_benchmark_list("medical")}
+    for name in sorted({r["benchmark"] for r in hand_records()}):
+        items = {r["id"]: r for r in load_source(lists[name], shared_data)}
+        for rec in (r for r in hand_records() if r["benchmark"] == name):
+            item = items[rec["item"]]
+            question = item["question"].strip().rpartition("\n")[2] if name == "pubmedqa_test" else item["question"]
+            assert rec["original"]["question"] == question and rec["original"]["options"] == item["options"]
+            assert rec["original"]["answer_idx"] == item["answer_idx"]
+    refs = hand_records(".clean.jsonl")
+    for source in sorted({r["source"] for r in refs}):
+        ref = next(r for r in refs if r["source"] == source)
+        cfg = SourceConfig(name=source, path=ref["path"], adapter=ref["adapter"])
+        ids = {r["id"] for r in load_source(cfg, shared_data)}
+        assert {r["row"] for r in refs if r["source"] == source} <= ids
+
+
+def test_semantic_margin_and_question_view(tmp_path, one_torch_thread):
+    """``min_margin``: a neighbour far closer to the row than the row's and the item's other neighbours is a
+    candidate below ``min_cosine``; ``question_view``: an item is matched by its question alone too (the
+    higher cosine counts), which an open question without the options needs."""
+    pytest.importorskip("sentence_transformers")
+    entries = tiny_benchmark(tmp_path, [LONG_Q, "Which antibiotic treats early Lyme disease in adults?"])
+    rows = [
+        qa(0, "For a grown-up with initial-stage Lyme borreliosis, what is the preferred antimicrobial?"),
+        qa(1, "How do I bake sourdough bread at home?"),
+    ]
+
+    def found(**semantic):
+        stage = Decontaminate(benchmarks=entries, semantic=semantic)
+        kept, drops, _ = run_stage(stage, rows, data_dir=tmp_path, store_dir=tmp_path / "store")
+        assert drops == []
+        return {r["id"]: r[COLUMN] for r in kept}
+
+    assert found(min_cosine=0.99) == {"t:0": None, "t:1": None}
+    by_margin = found(min_cosine=0.99, min_margin=1.2)
+    (cand,) = by_margin["t:0"]
+    assert cand["item"] == "tiny:q1" and "margin" in cand["evidence"] and by_margin["t:1"] is None
+    plain = found(min_cosine=0.3)["t:0"][0]
+    viewed = found(min_cosine=0.3, question_view=True)["t:0"][0]
+    assert viewed["item"] == plain["item"] == "tiny:q1" and viewed["score"] > plain["score"]

@@ -1,8 +1,8 @@
-"""The decontamination normaliser: shorthand, stems, typo fixing, batch encoding, options inside prompts."""
+"""The decontamination normaliser: shorthand, stems, typo fixing, batch encoding (options inside prompts:
+test_mcqa.py)."""
 
 from __future__ import annotations
 
-from filters.decontam.decontaminate import split_options
 from filters.decontam.text import Encoder, TypoFixer, tokens
 
 
@@ -42,13 +42,3 @@ def test_encoder_matches_tokens_over_a_batch():
     assert ids[9:11].tolist() == [vocab["nerv"], vocab["test"]] and ids[11:].tolist() == [0, 0, 0]
     again, _ = enc.encode(batch)  # remembered answers give the same ids
     assert again.tolist() == ids.tolist()
-
-
-def test_options_inside_a_prompt_are_found():
-    stem, opts = split_options(
-        "You are a doctor.\nWhat is X?\nA. one thing\nB) two\n(C) three\nD. four\n\nExplain."
-    )
-    assert opts == ["one thing", "two", "three", "four"] and "What is X?" in stem and "two" not in stem
-    assert split_options("Q: which? (A) alpha (B) beta (C) gamma")[1] == ["alpha", "beta", "gamma"]
-    assert split_options("Vitamin A. B cells. C. difficile")[1] == []
-    assert split_options("a. x\nb. y\nunrelated line\nc. z")[1] == []

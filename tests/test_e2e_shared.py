@@ -7,6 +7,7 @@ from collections import Counter
 
 import pyarrow.parquet as pq
 import pytest
+from output_contract import check_outputs
 from tests_paths import ROOT
 
 from factory.log import Reporter
@@ -52,6 +53,16 @@ def test_accounting_on_real_data(first_build):
     mix = next(s for s in m["stages"] if s["name"] == "mix")["report"]["groups"]
     assert mix["medquad"]["kept"] == 8000 and mix["chatdoctor_5k"]["kept"] == 3000
     assert m["outputs"]["sft"]["rows"] > 20000 and m["outputs"]["preference"]["rows"] > 2000
+
+
+def test_outputs_hold_their_contract(first_build):
+    """Before the output contract both outputs also carried lang_score and contam_candidates (the
+    decontamination stage's near-misses)."""
+    _, res = first_build
+    assert check_outputs(res.path) == {
+        "sft": ["id", "source", "messages", "kind", "lang"],
+        "preference": ["id", "source", "prompt", "chosen", "rejected"],
+    }
 
 
 def test_outputs_are_trl_ready(first_build):

@@ -100,38 +100,62 @@ def test_refusal_judge():
     assert not is_refusal("Metformin 500 mg twice daily is the usual starting dose.")
 
 
-def test_eval_command_prints_table(shared_data, tmp_path):
-    import shutil
-
-    import typer
+def _eval(*args: object):
     from typer.testing import CliRunner
 
-    from factory.cli.train_eval import eval_command
+    from factory.cli.main import app
+
+    return CliRunner().invoke(app, ["eval", *map(str, args)])
+
+
+def test_eval_mcqa_command_prints_table(shared_data, tmp_path):
+    import shutil
 
     model = tmp_path / "model"
     shutil.copytree(tiny_model_dir("qwen2"), model)
-    app = typer.Typer()
-    app.command("eval")(eval_command)
-    app.command("noop")(lambda: None)  # two commands: typer keeps `eval` as a sub-command
-    out = CliRunner().invoke(
-        app, ["eval", str(model), "--data-dir", str(shared_data), "--benchmark", "pubmedqa", "--limit", "3"]
-    )
+    out = _eval("mcqa", model, "--data-dir", shared_data, "--benchmark", "pubmedqa", "--limit", 3)
     assert out.exit_code == 0, out.output
     assert "pubmedqa" in out.output and "accuracy" in out.output
     results = json.loads((model / "eval" / "results.json").read_text())
     assert list(results["benchmarks"]) == ["pubmedqa"] and results["benchmarks"]["pubmedqa"]["n"] == 3
     # A second benchmark, same model and settings: the first one's results stay beside it.
-    args = ["eval", str(model), "--data-dir", str(shared_data), "--benchmark", "medqa", "--limit", "2"]
-    assert CliRunner().invoke(app, args).exit_code == 0
+    args = ["mcqa", model, "--data-dir", shared_data, "--benchmark", "medqa", "--limit", 2]
+    assert _eval(*args).exit_code == 0
     results = json.loads((model / "eval" / "results.json").read_text())
     assert results["benchmarks"]["pubmedqa"]["n"] == 3 and results["benchmarks"]["medqa"]["n"] == 2
     assert list(results["earlier_runs"]) == ["pubmedqa"]
     # Other settings (here the system prompt): the file holds this run alone.
-    assert CliRunner().invoke(app, [*args, "--system-prompt", "Be brief."]).exit_code == 0
+    assert _eval(*args, "--system-prompt", "Be brief.").exit_code == 0
     results = json.loads((model / "eval" / "results.json").read_text())
     assert list(results["benchmarks"]) == ["medqa"] and "earlier_runs" not in results
-    bad = CliRunner().invoke(app, ["eval", str(model), "--data-dir", str(shared_data), "--benchmark", "nope"])
-    assert bad.exit_code == 1
+    bad = _eval("mcqa", model, "--data-dir", shared_data, "--benchmark", "nope")
+    assert bad.exit_code == 1 and "unknown benchmark(s) ['nope']" in bad.output
+
+
+def test_eval_mcqa_of_two_models_then_compare_model_and_result_folders(shared_data, tmp_path):
+    """Two models in one call end with their comparison; `compare` reads model folders and the folder an
+    --output-dir run wrote alike, and its scores are the saved results'."""
+    import shutil
+
+    a, b, out_dir = tmp_path / "a", tmp_path / "b", tmp_path / "b_results"
+    shutil.copytree(tiny_model_dir("llama"), a)
+    shutil.copytree(tiny_model_dir("qwen2"), b)
+    common = ["--data-dir", shared_data, "--benchmark", "medmcqa", "--limit", 4, "--device", "cpu"]
+    both = _eval("mcqa", a, b, *common, "--plot", tmp_path / "both.png")
+    assert both.exit_code == 0, both.output
+    assert "eval comparison" in both.output and (tmp_path / "both.png").read_bytes()[:4] == b"\x89PNG"
+    one = _eval("mcqa", b, *common, "--batch-size", 2, "--output-dir", out_dir)
+    assert one.exit_code == 0, one.output
+    assert (out_dir / "results.json").exists()
+    cmp = _eval("compare", a, out_dir, "--json")
+    assert cmp.exit_code == 0, cmp.output
+    table = json.loads(cmp.output)
+    assert table["results"] == [str(a / "eval"), str(out_dir)]
+    row = next(r for r in table["rows"] if r["benchmark"] == "medmcqa")
+    for cell, folder in zip(row["cells"], (a / "eval", out_dir), strict=True):
+        saved = json.loads((folder / "results.json").read_text())["benchmarks"]["medmcqa"]
+        assert cell["n"] == saved["n"] == 4 and cell["score"] == pytest.approx(saved["accuracy"])
+    assert row["cells"][1]["paired"]  # same questions: a paired bootstrap
 
 
 def test_letters_interval_and_baseline_from_the_logs(evaluated, shared_data):

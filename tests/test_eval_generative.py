@@ -8,7 +8,7 @@ OpenAI-compatible server, on real benchmark items:
 - open-ended: verdicts re-read from the judge's logged text; the judge is named;
 - safety under attack: ASR per style recomputed from the logged guard texts, a prompt the model was
   trained on (wrapped in a template) is left out;
-- the CLI, and ``--compare``.
+- the CLI (`factory eval medprompt | open-ended | attack`), and `factory eval compare`.
 The model is weak: these tests check plumbing and accounting, never accuracy.
 """
 
@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 from tiny_models import Server, free_port, vllm_cpu_env
 
-from factory.rows import OPTION_LABELS
+from factory.mcqa.options import OPTION_LABELS
 from synth.cot import parse_answer
 from synth.judge import parse_guard
 from train.config import EvalSpec
@@ -268,34 +268,56 @@ def test_attack_success_rate_per_style_on_held_out_prompts(smol, shared_data, tm
     }  # fmt: skip
 
 
-def test_eval_command_generative_and_compare(smol, cot_version, shared_data, tmp_path):
-    import typer
+def _eval(*args: object):
     from typer.testing import CliRunner
 
-    from factory.cli.train_eval import eval_command
+    from factory.cli.main import app
 
-    app = typer.Typer()
-    app.command("eval")(eval_command)
-    app.command("noop")(lambda: None)
+    return CliRunner().invoke(app, ["eval", *map(str, args)])
+
+
+def test_eval_medprompt_command_and_compare(smol, cot_version, shared_data, tmp_path):
     a, b = tmp_path / "a", tmp_path / "b"
     a.mkdir()
     b.mkdir()
-    common = ["--data-dir", str(shared_data), "--server", smol.base_url, "--served-model", "smollm2",
-              "--medprompt", "--cot-db", str(cot_version), "--modes", "zero_shot,medprompt", "--answer", "direct",
-              "--k", "1", "--ensemble", "2", "--benchmark", "medmcqa", "--limit", "2"]  # fmt: skip
-    out = CliRunner().invoke(
-        app, ["eval", str(a), str(b), *common, "--system-prompt", "", "--plot", str(tmp_path / "c.png")]
-    )
+    common = ["--data-dir", shared_data, "--server", smol.base_url, "--served-model", "smollm2",
+              "--cot-db", cot_version, "--modes", "zero_shot,medprompt", "--answer", "direct",
+              "--k", 1, "--ensemble", 2, "--benchmark", "medmcqa", "--limit", 2]  # fmt: skip
+    out = _eval("medprompt", a, b, *common, "--system-prompt", "", "--plot", tmp_path / "c.png")
     assert out.exit_code == 0, out.output
     assert "zero_shot" in out.output and "medprompt" in out.output and "comparison" in out.output
     assert (tmp_path / "c.png").read_bytes()[:4] == b"\x89PNG"
     res = json.loads((a / "eval" / "medprompt" / "results.json").read_text())
     assert res["system_prompt"] is None and res["system_prompt_source"] == "option"
     assert res["settings"]["ensemble"] == 2 and res["generator"]["base_url"] == smol.base_url
-    cmp = CliRunner().invoke(app, ["eval", "--compare", str(a), str(b), "--json"])
+    cmp = _eval("compare", a, b, "--json")
     assert cmp.exit_code == 0, cmp.output
     table = json.loads(cmp.output)
     row = next(r for r in table["rows"] if r["method"] == "medprompt accuracy")
     assert row["cells"][1]["paired"] and row["cells"][0]["n"] == 2
-    bad = CliRunner().invoke(app, ["eval", str(a), "--medprompt", "--data-dir", str(shared_data), "--k", "0"])
-    assert bad.exit_code == 2 and "k" in bad.output
+    bad = _eval("medprompt", a, "--data-dir", shared_data, "--k", 0)
+    assert bad.exit_code == 2 and "'--k'" in bad.output
+
+
+def test_eval_open_ended_and_attack_commands_into_a_results_folder(smol, shared_data, tmp_path):
+    """Both generative tasks through the CLI into one --output-dir folder, then `compare` reads it."""
+    model, out_dir = tmp_path / "model", tmp_path / "results"
+    model.mkdir()
+    serve = ["--data-dir", shared_data, "--server", smol.base_url, "--served-model", "smollm2",
+             "--judge", "smollm2", "--judge-server", smol.base_url, "--limit", 1, "--output-dir", out_dir]  # fmt: skip
+    out = _eval("open-ended", model, *serve, "--max-tokens", 24)
+    assert out.exit_code == 0, out.output
+    assert "open-ended" in out.output
+    opened = json.loads((out_dir / "openended" / "results.json").read_text())
+    assert opened["benchmarks"]["openmedqa"]["n"] == 1 and opened["settings"]["max_tokens"] == 24
+    out = _eval("attack", model, *serve, "--benchmark", "malicious_instruct", "--styles", "plain,DUDE",
+                "--max-tokens", 16)  # fmt: skip
+    assert out.exit_code == 0, out.output
+    attack = json.loads((out_dir / "attack" / "results.json").read_text())
+    assert [p["name"] for p in attack["settings"]["prompts"]] == ["malicious_instruct"]
+    assert set(attack["summary"]["by_style"]) == {"plain", "DUDE"}
+    assert not (model / "eval").exists()
+    cmp = _eval("compare", out_dir, "--json")
+    assert cmp.exit_code == 0, cmp.output
+    evals = {r["eval"] for r in json.loads(cmp.output)["rows"]}
+    assert evals == {"openended", "attack"}

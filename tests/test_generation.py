@@ -120,10 +120,14 @@ class FlakyGen(GenerationStage):
     """Test stage: a row is accepted on attempt ``meta.ok_on`` (0-based); ``subject == 'skip'`` rows pass."""
 
     type: Literal["test_flaky_gen"] = "test_flaky_gen"
-    adds: ClassVar[dict[str, pa.DataType]] = {
-        "attempt_texts": pa.list_(pa.string()),
-        "attempts_used": pa.int32(),
-    }
+
+    @property
+    def adds(self) -> dict[str, pa.DataType]:
+        return {
+            "attempt_texts": pa.list_(pa.string()),
+            "attempts_used": pa.int32(),
+        }
+
     seen: ClassVar[dict[str, list[str]]] = {}
 
     def build_requests(self, row, attempt):

@@ -17,7 +17,8 @@ import yaml
 from hub_standin import HubStandin
 
 from factory.errors import FactoryError
-from factory.publish.hub import card_license, dataset_card, export_version, push_version
+from factory.publish.card import card_license, dataset_card
+from factory.publish.hub import export_version, push_version
 from factory.rows import MESSAGES
 
 TOKEN = "hf_standinTOKEN0123456789abcdef"
@@ -205,6 +206,43 @@ def test_card_front_matter_and_body(version_dir: Path):
     assert yaml.safe_load(recipe_block) == yaml.safe_load((version_dir / "recipe.yaml").read_text())
     assert f'load_dataset("{REPO}", "sft"' in card
     assert "drops" not in [c["config_name"] for c in meta["configs"]]
+
+
+def test_card_features_columns_and_splits(version_dir: Path, tmp_path: Path):
+    """An output with a test split (``test-*`` files beside ``part-*``): the config names both splits, the
+    front matter carries each config's features and split sizes, the body each column's meaning; the
+    export loads both splits."""
+    manifest = json.loads((version_dir / "manifest.json").read_text())
+    schema = pq.read_schema(version_dir / "sft/part-00000.parquet")
+    rows = [{"id": "t0", "source": "medqa", "messages": _msgs(("user", "Dose?"), ("assistant", "5 mg."))}]
+    test_file = _write_part(version_dir, "sft/test-00000.parquet", pa.Table.from_pylist(rows, schema=schema))
+    sft = manifest["outputs"]["sft"]
+    sft["files"] = [{**f, "split": "train"} for f in sft["files"]] + [{**test_file, "split": "test"}]
+    sft.update(rows=7, splits={"train": 6, "test": 1})
+    (version_dir / "manifest.json").write_text(json.dumps(manifest))
+
+    card = dataset_card(version_dir)
+    meta = front_matter(card)
+    assert meta["configs"][0]["data_files"] == [
+        {"split": "train", "path": "sft/part-*.parquet"},
+        {"split": "test", "path": "sft/test-*.parquet"},
+    ]
+    info = {i["config_name"]: i for i in meta["dataset_info"]}
+    assert [f["name"] for f in info["sft"]["features"]] == ["id", "source", "messages"]
+    assert info["sft"]["features"][2]["list"] == [
+        {"name": "role", "dtype": "string"},
+        {"name": "content", "dtype": "string"},
+    ]
+    assert {s["name"]: s["num_examples"] for s in info["sft"]["splits"]} == {"train": 6, "test": 1}
+    assert "| sft | sft | 7 | 3 | " in card and "| train 6, test 1 |" in card
+    assert "| `messages` | list of {role, content} | the conversation to train on" in card
+    assert "| `chosen` | list of {role, content} | the preferred answer" in card
+
+    out = export_version(version_dir, tmp_path / "export")
+    import datasets
+
+    loaded = datasets.load_dataset(str(out), "sft", cache_dir=str(tmp_path / "hf-cache"))
+    assert loaded["test"].to_list() == rows and len(loaded["train"]) == 6
 
 
 def test_card_license_rules():

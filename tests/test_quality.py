@@ -81,7 +81,7 @@ def train_here(stage: QualityTrain, rows: list[dict], folder) -> dict:
     """The stage's own keys -> decide, as the runner calls them on the driver, into ``folder``."""
     stage.bind_runtime({}, folder)
     stage.decide(pa.Table.from_pylist(stage.keys(rows)))
-    return stage.report()
+    return stage.report(stage.figures.take())
 
 
 def test_training_gives_a_model_an_accuracy_and_drops_training_only_rows(executor):
@@ -129,7 +129,7 @@ def test_scoring_adds_the_column_and_threshold_decides(executor, tmp_path):
     score = {r["id"]: r["quality_score"] for r in scored}
     assert all(0.0 <= s <= 1.0 for s in score.values())
     assert score["n:0"] > 0.8 and score["n:1"] < 0.2
-    extra = dict(QualityScore.adds)
+    extra = dict(QualityScore().adds)
     kept, drops, _ = run_stage(Threshold(column="quality_score", min=0.5), scored, "local", extra)
     assert "n:0" in {r["id"] for r in kept} and "n:1" in {d["id"] for d in drops}
 

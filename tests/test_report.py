@@ -198,11 +198,36 @@ def test_mixture_against_its_target(tmp_path):
         {"title": "x", "kind": "grouped_bar", "data": {"a": 1}},
         {"title": "x", "kind": "hist", "data": [1, float("nan")]},
         {"kind": "bar", "data": {"a": 1}},
+        {"title": "x", "kind": "funnel", "data": {"read": 10, "kept": -1}},
     ],
 )
 def test_malformed_chart_specs_are_refused(spec):
     with pytest.raises(ChartError):
         render_svg(spec, "t")
+
+
+def test_the_funnel_chart_stays_readable_when_a_step_drops_nearly_everything():
+    """Counts spanning more than a factor of 10: a log axis, so the steps after a 99% drop keep visible bars;
+    each bar is labelled with its rows and its drop; a step that leaves no row is drawn without a bar, not
+    refused. A small range keeps a linear axis, where the drops show as lengths."""
+    data = {"read": 41091, "loaded": 10022, "local_caps": 120, "normalize": 120, "cot": 60, "guard": 0}
+    svg = render_svg({"title": "Rows remaining", "kind": "funnel", "data": data, "xlabel": "rows"}, "f")
+    texts = re.findall(r">([^<>]+)</text>", svg)
+    for label in ("41,091", "120   −9,902 (98.8%)", "120", "60   −60 (50.0%)", "0   −60 (100.0%)"):
+        assert label in texts, (label, texts)
+    assert "rows (log scale)" in texts and {"1", "10", "100", "1,000", "10,000"} <= set(texts)
+
+    small = {"read": 381, "loaded": 378, "exact_dedup": 345, "in outputs": 325}
+    texts = re.findall(r">([^<>]+)</text>", render_svg({"title": "t", "kind": "funnel", "data": small}, "g"))
+    assert "345   −33 (8.7%)" in texts and "rows" not in " ".join(texts) and "0" in texts
+
+
+def test_series_get_distinct_colours():
+    from factory.report.charts import PALETTE, series_style
+
+    styles = [tuple(sorted(series_style(i).items())) for i in range(3 * len(PALETTE))]
+    assert len(set(styles)) == len(styles)  # past the palette, hatches tell them apart
+    assert len({series_style(i)["color"] for i in range(len(PALETTE))}) == len(PALETTE) >= 20
 
 
 def test_funnel_and_lengths_match_the_parquet_files(quickstart):

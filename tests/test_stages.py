@@ -91,7 +91,7 @@ def test_language_id_scores_then_threshold_decides(executor):
     scored, _, _ = run_stage(LanguageId(), rows, executor)
     assert [r["lang"] for r in scored] == ["en", "es", "fr"]
     assert all(0.5 < r["lang_score"] <= 1.0 for r in scored)
-    extra = dict(LanguageId.adds)
+    extra = dict(LanguageId().adds)
     kept, drops, _ = run_stage(
         Threshold(column="lang", allowed=["en"], reason="not_english"), scored, executor, extra
     )

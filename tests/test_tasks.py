@@ -325,7 +325,7 @@ def test_cot_parse_verifies_retries_and_strips_the_answer_line():
     lenient = ChainOfThought(backend=NOWHERE, allow_changed_answer=True)
     lenient.setup()
     assert "explanation" in lenient.parse(row, reply("The answer is A.\n" + REASONING + "Final answer: B"), 0)
-    report = stage.report()
+    report = stage.report(stage.figures)
     assert report["checks"]["changed_answer"] == 1 and report["answer_letters"]["verified"] == {"B": 2}
 
 
@@ -496,6 +496,9 @@ def test_redteam_recipe_builds_a_version(server, shared_data, tmp_path):
     assert set(stages["pairs_generated"]["dropped"]) | set(stages["pairs_dataset"]["dropped"]) <= reasons
     pref = m["outputs"]["preference"]["rows"]
     assert pref == 6 - sum(stages[s]["rows_in"] - stages[s]["rows_out"] for s in stages)
+    from output_contract import check_outputs
+
+    check_outputs(result.path)  # no candidate answers, requests or judgements in the published pairs
 
 
 @pytest.mark.parametrize(

@@ -17,11 +17,12 @@ from tests_paths import ROOT
 from tiny_models import tiny_model_dir
 
 from factory.errors import FactoryError
+from factory.llm.models import TRAIN_RECORD
 from factory.pipeline.runner import build
 from factory.recipe import load_recipe
 from factory.storage.store import Store
 from train.config import TrainSection
-from train.plan import PROVENANCE, make_plan
+from train.plan import make_plan
 from train.run import run_plan, run_step
 
 QUICKSTART = ROOT / "recipes" / "quickstart.yaml"
@@ -103,7 +104,7 @@ def test_sft_then_two_dpo_stages_chain(versions, tmp_path):
     previous, previous_weights = str(base), _weights(base)
     for step in plan.steps:
         out = Path(step.out)
-        prov = json.loads((out / PROVENANCE).read_text())
+        prov = json.loads((out / TRAIN_RECORD).read_text())
         assert prov["parent"] == previous  # each step starts from the one before
         assert prov["trl_version"] == trl.__version__
         assert prov["dataset_version"] == primary.version_id and prov["train_hash"] == section.config_hash()
@@ -117,6 +118,11 @@ def test_sft_then_two_dpo_stages_chain(versions, tmp_path):
             step.name,
             losses,
         )  # the repeated batch is learnt
+        if step.kind == "dpo":  # the policy moves away from its reference: chosen over rejected
+            margins = prov["margin_history"]
+            assert len(margins) == 6 and margins[-1] > margins[0], (step.name, margins)
+        else:
+            assert "margin_history" not in prov
         weights = _weights(out)
         assert _changed(previous_weights, weights), step.name
         assert (out / "tokenizer_config.json").exists() and not Path(step.out + ".tmp").exists()
@@ -169,7 +175,7 @@ def test_subprocess_step_and_accelerate_commands(versions, tmp_path):
     )
     plan = make_plan(one, store, version, output_dir=tmp_path / "a")
     run_plan(plan, mode="launch", echo=lambda _: None)  # `python -m train.step PLAN pref` in a child process
-    assert json.loads((plan.final / PROVENANCE).read_text())["metrics"]["global_step"] == 2
+    assert json.loads((plan.final / TRAIN_RECORD).read_text())["metrics"]["global_step"] == 2
 
     multi = _section(
         base, version, launcher={"num_processes": 8, "num_machines": 2, "main_process_ip": "10.0.0.1"}
@@ -209,35 +215,54 @@ def test_trl_validates_settings_before_any_step(versions, tmp_path):
 
 
 def test_merge_step_calls_mergekit_or_says_how_to_get_it(versions, tmp_path, monkeypatch):
+    from tiny_models import build_tiny_model
+
     from train.merge import merge_config, mergekit_command
 
     base = tiny_model_dir("llama")
+    other = build_tiny_model(tmp_path / "instruct", seed=1)  # stands in for an instruct model
     section = _section(
-        base, versions["primary"].version_id, merge={"method": "dare_ties", "with_model": str(base)}
+        base, versions["primary"].version_id, merge={"method": "dare_ties", "with_model": str(other)}
     )
     plan = make_plan(section, versions["store"], versions["primary"].version_id, output_dir=tmp_path)
     assert [s.name for s in plan.steps] == ["sft", "merge", "preference", "red_team"]
     assert plan.step("preference").start == plan.step("merge").out
     config = merge_config(plan, plan.step("merge"))
     assert config["merge_method"] == "dare_ties" and config["base_model"] == str(base)
-    assert [m["model"] for m in config["models"]] == [plan.step("sft").out, str(base)]
+    assert [m["model"] for m in config["models"]] == [plan.step("sft").out, str(other)]
+    assert [m["parameters"]["weight"] for m in config["models"]] == [0.5, 0.5]
+    # The local chain: SFT starts from the instruct model, which is also the base. Its task vector is zero
+    # (mergekit refuses the duplicate input): the merge is the SFT task vector alone, DARE-sparsified.
+    local = _section(base, versions["primary"].version_id, merge={"with_model": str(base)})
+    plan = make_plan(local, versions["store"], versions["primary"].version_id, output_dir=tmp_path)
+    config = merge_config(plan, plan.step("merge"))
+    assert [m["model"] for m in config["models"]] == [plan.step("sft").out]
     run_step(plan, "sft")
     if mergekit_command() is None:
         with pytest.raises(FactoryError, match="needs mergekit"):
             run_step(plan, "merge")
-        assert (Path(plan.step("sft").out) / PROVENANCE).exists()  # SFT is kept for the next try
+        assert (Path(plan.step("sft").out) / TRAIN_RECORD).exists()  # SFT is kept for the next try
         return
     run_step(plan, "merge")
     merged = Path(plan.step("merge").out)
     assert (merged / "mergekit_config.yml").exists() and (merged / "tokenizer_config.json").exists()
-    assert _changed(_weights(Path(plan.step("sft").out)), _weights(merged))
+    sft, out, start = _weights(Path(plan.step("sft").out)), _weights(merged), _weights(base)
+    assert _changed(sft, out) and _changed(start, out)
+    key = next(k for k in out if k.endswith("q_proj.weight"))
+    delta, kept = sft[key] - start[key], out[key] - start[key]
+    assert 0.3 < (kept != 0).float().mean().item() / (delta != 0).float().mean().item() < 0.7  # density 0.5
+    prov = json.loads((merged / TRAIN_RECORD).read_text())
+    assert prov["left_out"].startswith(str(base)) and "--random-seed" in prov["command"]
+    run_step(plan, "merge", force=True)  # the seed makes DARE's random drop repeatable
+    again = _weights(merged)
+    assert all(again[k].equal(out[k]) for k in out)
 
 
 def test_train_command_from_a_recipe(versions, tmp_path):
     import typer
     from typer.testing import CliRunner
 
-    from factory.cli.train_eval import train_command
+    from factory.cli.train import train_command
 
     app = typer.Typer()
     app.command("train")(train_command)
@@ -249,7 +274,7 @@ def test_train_command_from_a_recipe(versions, tmp_path):
     out = CliRunner().invoke(app, [*args, "--output-dir", str(tmp_path / "models")])
     assert out.exit_code == 0, out.output
     final = Path(out.stdout.strip().splitlines()[-1])
-    prov = json.loads((final / PROVENANCE).read_text())
+    prov = json.loads((final / TRAIN_RECORD).read_text())
     assert final.name == "sft" and prov["dataset_version"] == versions["primary"].version_id
     config.write_text(yaml.safe_dump({"train": {**section, "sft": {"learning_rate": -1}}}))
     bad = CliRunner().invoke(app, args)
@@ -281,7 +306,7 @@ def test_dpo_in_sequential_chunks(versions, tmp_path):
     previous, previous_weights, seen = str(base), _weights(base), []
     for k, step in enumerate(plan.steps, start=1):
         out = Path(step.out)
-        prov = json.loads((out / PROVENANCE).read_text())
+        prov = json.loads((out / TRAIN_RECORD).read_text())
         assert prov["parent"] == previous  # each chunk starts from the previous chunk's checkpoint
         assert (prov["dataset"]["chunk"], prov["dataset"]["chunks"], prov["dataset"]["chunk_seed"]) == (
             k,

@@ -17,7 +17,6 @@ from __future__ import annotations
 import atexit
 import functools
 import json
-import os
 import re
 import shutil
 import signal
@@ -152,18 +151,15 @@ def tiny_model_dir(arch: Arch = "llama", seed: int = 0) -> Path:
 
 
 def vllm_cpu_env(scratch: Path) -> dict[str, str]:
-    """The environment vLLM on CPU needs (../shared/ENV_NOTES.md): a KV-cache size, a host IP, its threads
-    bound to every core (``factory.llm.backends.vllm_engine.cpu_thread_binding``), and its temp files and compile
-    caches in ``scratch`` instead of /tmp and ~/.cache."""
-    from factory.llm.backends.vllm_engine import cpu_thread_binding
+    """The environment vLLM on CPU needs (../shared/ENV_NOTES.md): the factory's CPU engine settings (a
+    KV-cache size, its threads bound to every core: ``factory.llm.cpu.server_env``), a host IP, and its temp
+    files and compile caches in ``scratch`` instead of /tmp and ~/.cache."""
+    from factory.llm import cpu
 
-    env = dict(os.environ)
-    if (bind := cpu_thread_binding()) is not None:
-        env["VLLM_CPU_OMP_THREADS_BIND"] = bind
+    env = cpu.server_env()
     for name in ("tmp", "vllm-cache", "inductor"):
         (scratch / name).mkdir(parents=True, exist_ok=True)
     env.update(
-        VLLM_CPU_KVCACHE_SPACE=env.get("VLLM_CPU_KVCACHE_SPACE", "1"),
         VLLM_HOST_IP="127.0.0.1",
         TMPDIR=str(scratch / "tmp"),
         VLLM_CACHE_ROOT=str(scratch / "vllm-cache"),
@@ -224,7 +220,9 @@ def start_vllm_server(
 ) -> Server:
     """``python -m vllm.entrypoints.openai.api_server`` on ``model_dir`` (``vllm serve`` fails with
     vllm-cpu), serving it as ``name`` and requiring ``api_key``; returns once ``/health`` answers.
-    Chunked prefill is off: vllm-cpu 0.32 kills the engine when a seeded request's prefill is split."""
+    The factory's CPU settings (``factory.llm.cpu.server_args``: float32, eager, chunked prefill off)."""
+    from factory.llm import cpu
+
     scratch.mkdir(parents=True, exist_ok=True)
     port = free_port()
     log = scratch / "server.log"
@@ -232,8 +230,7 @@ def start_vllm_server(
         sys.executable, "-m", "vllm.entrypoints.openai.api_server",
         "--model", str(model_dir), "--served-model-name", name,
         "--host", "127.0.0.1", "--port", str(port), "--api-key", api_key,
-        "--dtype", "float32", "--max-model-len", "512", "--enforce-eager", "--max-num-seqs", "32",
-        "--no-enable-chunked-prefill",
+        *cpu.server_args(), "--max-model-len", "512", "--max-num-seqs", "32",
         "--distributed-executor-backend", "uni",  # no separate worker process: one less vLLM import
     ]  # fmt: skip
     env = {**vllm_cpu_env(scratch), "VLLM_ENABLE_V1_MULTIPROCESSING": "0"}  # one process less to start

@@ -23,8 +23,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from train.eval.benchmarks import DEFAULT_BENCHMARKS, BenchmarkSpec
-from train.eval.specs import GenerativeSpec
+from train.eval.specs import EvalSpec
 
 STEP_NAME = r"^[A-Za-z0-9_\-]+$"
 # DPOConfig.loss_type values of TRL 1.16 (TRL checks them only when the trainer starts; we check at load).
@@ -136,6 +135,7 @@ class MergeStep(BaseModel):
     base: str | None = Field(None, description="base of the task vectors; default: train.base_model")
     weight: float = Field(0.5, gt=0, le=1, description="weight of the SFT model (the other gets 1 - weight)")
     density: float = Field(0.5, gt=0, le=1, description="share of each task vector kept (ties/dare)")
+    seed: int = Field(0, ge=0, description="seed of DARE's random drop (mergekit --random-seed)")
 
 
 class LauncherConfig(BaseModel):
@@ -153,32 +153,6 @@ class LauncherConfig(BaseModel):
     @property
     def distributed(self) -> bool:
         return self.num_processes > 1 or self.num_machines > 1
-
-
-class EvalSpec(BaseModel):
-    """``train.eval.mcqa`` in a recipe (all optional): which benchmarks, how many questions, which backend."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    backend: Literal["hf", "vllm"] = "hf"
-    benchmarks: list[BenchmarkSpec] = Field(default_factory=lambda: list(DEFAULT_BENCHMARKS))
-    limit: int | None = Field(None, ge=1, description="questions per benchmark (default: all)")
-    data_dir: str | None = Field(None, description="benchmark folder (default: the recipe's data folder)")
-    batch_size: int = Field(8, ge=1)
-    max_gen_toks: int = Field(128, ge=1, le=8192, description="answer length for safety prompts")
-    device: Literal["auto", "cpu", "cuda"] = "auto"
-    exclude_trained_prompts: bool = Field(
-        True, description="leave out safety prompts the model was trained on"
-    )
-    system_prompt: str | None = Field(
-        None,
-        description="prompt with this system prompt (default: the model's recorded one, else the recipe's)",
-    )
-    max_model_len: int = Field(2048, ge=128, description="context of lm-eval's vllm backend")
-    generative: GenerativeSpec = Field(
-        default_factory=GenerativeSpec,
-        description="medprompt / open-ended / attack settings (train/eval/specs.py)",
-    )
 
 
 class TrainSection(BaseModel):

@@ -17,10 +17,9 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from factory.errors import FactoryError
+from factory.llm.models import TRAIN_RECORD
 from factory.storage.store import Store, parquet_files
 from train.config import DPOStep, SFTStep, TrainSection
-
-PROVENANCE = "factory_train.json"
 
 
 class DataRef(BaseModel):
@@ -57,7 +56,7 @@ class StepPlan(BaseModel):
 
     @property
     def done(self) -> bool:
-        return (Path(self.out) / PROVENANCE).exists()
+        return (Path(self.out) / TRAIN_RECORD).exists()
 
 
 class TrainPlan(BaseModel):

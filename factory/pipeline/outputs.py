@@ -2,11 +2,14 @@
 
 Two phases of tasks. ``route_shard`` (one per final shard) sends each row to the first output that takes it
 (its kind, and its form: ``messages`` needs chat messages, ``preference`` a prompt/chosen/rejected triple,
-``rows`` anything), counts the rows each output gets and logs the rows no output takes (reason
-``no_output``). From the counts the driver cuts each output into files of ``shard_rows`` rows in pipeline
-order, and ``write_file`` (one per file) writes ``<output>/part-NNNNN.parquet`` with the output's columns
-from the slices of the shards it covers. The version folder is then made of hard links to those files and
-to every step's drop files: no row is copied on the driver.
+``rows`` anything), and within an output with a ``test_share`` to its ``train`` or ``test`` split by a seeded
+hash of its id (a row's split never depends on the other rows, so a rebuild splits alike). It counts the rows
+of each output and split and, per output, the rows that fill each column the output may write, and logs the
+rows no output takes (reason ``no_output``). From the counts the driver decides each output's columns
+(``factory.pipeline.output_schema``: the same for every file of the output) and cuts each split into files of
+``shard_rows`` rows in pipeline order; ``write_file`` (one per file) writes ``<output>/part-NNNNN.parquet``
+(train) or ``<output>/test-NNNNN.parquet`` from the slices of the shards it covers. The version folder is then
+made of hard links to those files and to every step's drop files: no row is copied on the driver.
 """
 
 from __future__ import annotations
@@ -19,22 +22,16 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import xxhash
 
 from factory.columns import array
-from factory.pipeline.tasks import DropSink, schema_of
-from factory.rows import CANONICAL_FIELDS
+from factory.pipeline.output_schema import CONTRACT, candidates
+from factory.pipeline.tasks import schema_of
 from factory.stage import DROP, DROP_DETAIL
-from factory.storage.shards import KEEP_CODEC, ParquetSink, Shard, file_info, read_shard
+from factory.storage.shards import KEEP_CODEC, DropSink, ParquetSink, Shard, file_info, read_shard
 
-OUTPUT_COLUMNS = {
-    "messages": ["id", "source", "kind", "messages"],
-    "preference": ["id", "source", "prompt", "chosen", "rejected"],
-}
-
-
-def output_columns(fmt: str, schema: pa.Schema) -> list[str]:
-    extra = [c for c in schema.names if c not in CANONICAL_FIELDS]
-    return list(schema.names) if fmt == "rows" else OUTPUT_COLUMNS[fmt] + extra
+SPLITS = ("train", "test")
+FILE_PREFIX = {"train": "part", "test": "test"}  # train files keep the name readers glob (part-*.parquet)
 
 
 def _filled(table: pa.Table, name: str) -> np.ndarray:
@@ -69,37 +66,61 @@ def route(table: pa.Table, outputs: dict[str, dict[str, Any]]) -> dict[str, np.n
     return out
 
 
+def in_test(ids: list[str], share: float, seed: int) -> np.ndarray:
+    """Rows whose seeded id hash falls in the first ``share`` of the hash range: the test split."""
+    if share <= 0:
+        return np.zeros(len(ids), bool)
+    cut = int(share * 2**64)
+    return np.fromiter(
+        (xxhash.xxh3_64_intdigest(f"{seed}\x00split\x00{i}".encode()) < cut for i in ids), bool, len(ids)
+    )
+
+
+def split_masks(table: pa.Table, outputs: dict[str, dict[str, Any]]) -> dict[Any, np.ndarray]:
+    """``route``'s masks cut by split: ``{(output, split): mask}`` (splits an output has), plus ``None``."""
+    masks = route(table, outputs)
+    out: dict[Any, np.ndarray] = {None: masks.pop(None)}  # type: ignore[call-overload]
+    ids: list[str] | None = None
+    for name, take in masks.items():
+        share = outputs[name].get("test_share") or 0.0
+        if share <= 0:
+            out[(name, "train")] = take
+            continue
+        ids = table.column("id").to_pylist() if ids is None else ids
+        test = in_test(ids, share, outputs[name].get("split_seed", 0))
+        out[(name, "train")], out[(name, "test")] = take & ~test, take & test
+    return out
+
+
 def route_shard(spec: dict[str, Any], shard_json: dict[str, Any]) -> dict[str, Any]:
-    """Phase 1 on one final shard: rows per output (``spec['outputs']``: name -> format, kinds, shard_rows),
-    and the drop file of the rows no output takes."""
+    """Phase 1 on one final shard: rows per output and split (``spec['outputs']``: name -> format, kinds,
+    shard_rows, columns, test_share), rows per output filling each column it may write, and the drop file of
+    the rows no output takes."""
     shard = Shard.from_json(shard_json)
-    counts = {name: 0 for name in spec["outputs"]}
+    schema = schema_of(spec)
+    outputs = spec["outputs"]
+    counts: dict[str, dict[str, int]] = {name: {} for name in outputs}
+    filled = {name: dict.fromkeys(_counted(cfg, schema), 0) for name, cfg in outputs.items()}
     drops = DropSink(spec, shard.name)
     no_output: dict[str, int] = {}
     rows_in = 0
     for table, pos in read_shard(spec["root"], shard):
         rows_in += table.num_rows
-        masks = route(table, spec["outputs"])
-        for name in counts:
-            counts[name] += int(masks[name].sum())
-        lost = np.flatnonzero(masks[None])  # type: ignore[index]
+        masks = split_masks(table, outputs)
+        valid: dict[str, np.ndarray] = {}
+        for (name, split), mask in ((k, m) for k, m in masks.items() if k is not None):
+            counts[name][split] = counts[name].get(split, 0) + int(mask.sum())
+            for col in filled[name]:
+                if col not in valid:
+                    valid[col] = np.asarray(pc.is_valid(array(table.column(col))), bool)
+                filled[name][col] += int((valid[col] & mask).sum())
+        lost = np.flatnonzero(masks[None])
         if lost.size:
-            rows = table.take(pa.array(lost))
-            kinds = rows.column("kind").to_pylist()
-            for k in kinds:
-                no_output[str(k)] = no_output.get(str(k), 0) + 1
-            details = pa.array(
-                [
-                    f"no output takes kind '{k}' of source '{s}' in this form"
-                    for k, s in zip(kinds, rows.column("source").to_pylist(), strict=True)
-                ],
-                pa.string(),
-            )
-            rows = rows.append_column(DROP, pa.array(["no_output"] * len(kinds), pa.string()))
-            drops.add(rows.append_column(DROP_DETAIL, details), pos[lost], shard.file)
+            _log_no_output(drops, table.take(pa.array(lost)), pos[lost], shard.file, no_output)
     lost_rows = sum(no_output.values())
     return {
         "counts": counts,
+        "filled": filled,
         "rows_in": rows_in,
         "rows_out": rows_in - lost_rows,
         "dropped": {"no_output": lost_rows} if lost_rows else {},
@@ -108,46 +129,74 @@ def route_shard(spec: dict[str, Any], shard_json: dict[str, Any]) -> dict[str, A
     }
 
 
+def _counted(cfg: dict[str, Any], schema: pa.Schema) -> list[str]:
+    """The columns of an output whose filled rows decide whether it writes them (none for ``rows``)."""
+    if cfg["format"] == "rows":
+        return []
+    contract = set(CONTRACT[cfg["format"]])
+    return [c for c in candidates(cfg["format"], schema, cfg.get("columns")) if c not in contract]
+
+
+def _log_no_output(drops: DropSink, rows: pa.Table, pos: np.ndarray, file: str, by_kind: dict) -> None:
+    kinds = rows.column("kind").to_pylist()
+    for k in kinds:
+        by_kind[str(k)] = by_kind.get(str(k), 0) + 1
+    details = pa.array(
+        [
+            f"no output takes kind '{k}' of source '{s}' in this form"
+            for k, s in zip(kinds, rows.column("source").to_pylist(), strict=True)
+        ],
+        pa.string(),
+    )
+    rows = rows.append_column(DROP, pa.array(["no_output"] * len(kinds), pa.string()))
+    drops.add(rows.append_column(DROP_DETAIL, details), pos, file)
+
+
 def cut_files(
-    counts: list[dict[str, int]], outputs: dict[str, dict[str, Any]]
-) -> list[tuple[str, int, list]]:
-    """``(output, file number, [(shard index, first, last)])``: each output's rows, in shard order, cut into
-    files of ``shard_rows`` rows; ``first``/``last`` count the output's rows within the shard."""
+    counts: list[dict[str, dict[str, int]]], outputs: dict[str, dict[str, Any]]
+) -> list[tuple[str, str, int, list]]:
+    """``(output, split, file number, [(shard index, first, last)])``: each split of each output, in shard
+    order, cut into files of ``shard_rows`` rows; ``first``/``last`` count the split's rows within the shard."""
     files = []
     for name, cfg in outputs.items():
-        size, current, segments = cfg["shard_rows"], [], []
-        filled = 0
-        for i, shard_counts in enumerate(counts):
-            start, n = 0, shard_counts[name]
-            while start < n:
-                take = min(size - filled, n - start)
-                current.append((i, start, start + take))
-                start += take
-                filled += take
-                if filled == size:
-                    segments.append(current)
-                    current, filled = [], 0
-        if current:
-            segments.append(current)
-        files += [(name, k, seg) for k, seg in enumerate(segments)]
+        for split in SPLITS:
+            size, current, segments = cfg["shard_rows"], [], []
+            filled = 0
+            for i, shard_counts in enumerate(counts):
+                start, n = 0, shard_counts[name].get(split, 0)
+                while start < n:
+                    take = min(size - filled, n - start)
+                    current.append((i, start, start + take))
+                    start += take
+                    filled += take
+                    if filled == size:
+                        segments.append(current)
+                        current, filled = [], 0
+            if current:
+                segments.append(current)
+            files += [(name, split, k, seg) for k, seg in enumerate(segments)]
     return files
 
 
+def file_name(split: str, number: int) -> str:
+    return f"{FILE_PREFIX[split]}-{number:05d}.parquet"
+
+
 def write_file(
-    spec: dict[str, Any], name: str, number: int, parts: list[tuple[dict[str, Any], int, int]]
+    spec: dict[str, Any], name: str, split: str, number: int, parts: list[tuple[dict[str, Any], int, int]]
 ) -> dict:
-    """Phase 2: ``<name>/part-<number>.parquet`` from rows ``first:last`` of the output's rows of each shard."""
+    """Phase 2: ``<name>/<part|test>-<number>.parquet`` from rows ``first:last`` of the split's rows of each
+    shard, with the columns the driver chose for the output (``spec['outputs'][name]['write']``)."""
     schema = schema_of(spec)
-    cfg = spec["outputs"][name]
-    cols = output_columns(cfg["format"], schema)
+    cols = spec["outputs"][name]["write"]
     out = Path(spec["out"])
     sink = ParquetSink(
-        out / name / f"part-{number:05d}.parquet", pa.schema([schema.field(c) for c in cols]), KEEP_CODEC
+        out / name / file_name(split, number), pa.schema([schema.field(c) for c in cols]), KEEP_CODEC
     )
     for shard_json, first, last in parts:
         seen = 0
         for table, _ in read_shard(spec["root"], Shard.from_json(shard_json)):
-            taken = table.filter(pa.array(route(table, spec["outputs"])[name]))
+            taken = table.filter(pa.array(split_masks(table, spec["outputs"])[(name, split)]))
             lo, hi = max(first - seen, 0), min(last - seen, taken.num_rows)
             if lo < hi:
                 sink.write(taken.slice(lo, hi - lo).select(cols))
@@ -155,7 +204,7 @@ def write_file(
             if seen >= last:
                 break
     sink.close(empty_ok=True)
-    return {"name": name, "file": file_info(sink.path, sink.rows, relative_to=out)}
+    return {"name": name, "split": split, "file": file_info(sink.path, sink.rows, relative_to=out)}
 
 
 def place(src: Path, dst: Path) -> None:

@@ -6,8 +6,9 @@
             progress.note(verified=412)          # extra figures shown beside the bar
 
 On a terminal it is a live ``rich`` bar that disappears when the step ends (the build then prints its
-one-line summary); elsewhere (a log file, CI) one plain line every ``every_s`` seconds. Always stderr:
-stdout stays for the build's result (its last line is the version folder).
+one-line summary); elsewhere (a log file, CI) one plain line every ``every_s`` seconds. Always on the factory's terminal
+(``factory.log.terminal``: stderr, kept when a build sends the libraries' output to its log): stdout stays
+for the build's result (its last line is the version folder).
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 from rich.text import Text
+
+from factory.log import terminal
 
 
 class _Rate(ProgressColumn):
@@ -54,7 +57,7 @@ class RowProgress:
         console: Console | None = None,
     ):
         self.label, self.total, self.enabled, self.every_s = label, total, enabled, every_s
-        self.console = console or Console(stderr=True, highlight=False)
+        self.console = console or terminal()
         self.done = 0
         self.fields: dict[str, Any] = {}
         self._bar: Progress | None = None

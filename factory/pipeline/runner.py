@@ -28,19 +28,19 @@ import pyarrow.parquet as pq
 import yaml
 
 from factory import __version__
-from factory.errors import StageError
+from factory.errors import RecipeError, SettingError, StageError
 from factory.hashing import stable_hash
 from factory.log import Reporter
 from factory.pipeline.executors import choose_executor, make_executor
-from factory.pipeline.outputs import OUTPUT_COLUMNS
+from factory.pipeline.output_schema import CODE_VERSION as OUTPUTS_CODE
 from factory.pipeline.steps import LAYOUT, StepResult, StepWriter, read_entry, run_stage
 from factory.pipeline.version import link_artifacts, outputs_step, write_version
-from factory.recipe import RecipeBase, check_plan
+from factory.recipe import RecipeBase, check_plan, recipe_line
 from factory.stage import Stage
 from factory.storage.shards import Shard
 from factory.storage.store import Store
 
-__all__ = ["OUTPUT_COLUMNS", "BuildResult", "build", "read_output", "version_id"]
+__all__ = ["BuildResult", "build", "read_output", "version_id"]
 
 
 @dataclass
@@ -60,6 +60,7 @@ def version_id(
             "sources": {k: v["hash"] for k, v in fingerprints.items()},
             "factory": __version__,
             "code": [s.code_version for s in recipe.stages],  # type: ignore[attr-defined]
+            "outputs_code": OUTPUTS_CODE,
             "stage_inputs": stage_inputs or [],
         },
         length=20,
@@ -85,7 +86,7 @@ def _load_step(store: Store, recipe: RecipeBase, index: int, source, fingerprint
     writer = StepWriter(store, key, f"load-{source.name}", f"source:{source.name}")
     spec = writer.spec(recipe.drop_log.keep_rows, base_dir=str(recipe.data_path))
     cfg = source.model_dump(mode="json")
-    for result in executor().run(load_task, [(spec, index, cfg, part) for part in parts]):
+    for result in writer.run(executor(), load_task, [(spec, index, cfg, part) for part in parts]):
         writer.add(result)
     return writer.finish()
 
@@ -146,10 +147,47 @@ def _close_engines() -> None:
         pool.close_all()
 
 
+def _stage_inputs(recipe: RecipeBase) -> list[Any]:
+    """Each stage's input fingerprint, taken before any row is read (a generation stage resolves and
+    identifies its model here); a setting that cannot be used is a recipe error at its line."""
+    out = []
+    for i, stage in enumerate(recipe.stages):  # type: ignore[attr-defined]
+        try:
+            out.append(stage.input_fingerprint())
+        except SettingError as exc:
+            loc = ("stages", i, *exc.loc)
+            where = f"stages[{i}]" + "".join(f".{part}" for part in exc.loc)
+            line = recipe_line(recipe, loc)
+            where = f"{where} ({line})" if line else where
+            raise RecipeError(str(recipe.file), [(where, str(exc))]) from None
+    return out
+
+
+@dataclass
+class _Run:
+    """What the steps of one build share: the recipe, the store, the reporter, and the executor (started when
+    the first step that is not cached needs it)."""
+
+    recipe: RecipeBase
+    store: Store
+    reporter: Reporter
+    exec_kind: str
+    _executor: Any = None
+
+    def executor(self) -> Any:
+        if self._executor is None:
+            self._executor = make_executor(self.exec_kind, self.recipe.executor.num_cpus)
+        return self._executor
+
+
 def _build(
-    recipe: RecipeBase, store: Store | None, executor: str | None, reporter: Reporter | None, html_report: bool
+    recipe: RecipeBase,
+    store: Store | None,
+    executor: str | None,
+    reporter: Reporter | None,
+    html_report: bool,
 ) -> BuildResult:
-    from factory.report.terminal import collect_warnings, print_warnings, write_report
+    from factory.report.terminal import collect_warnings, print_warnings
     from factory.sources import fingerprint_source
 
     reporter = reporter or Reporter()
@@ -162,7 +200,7 @@ def _build(
     store.save_fingerprint_memo(memo)
     for stage in recipe.stages:  # type: ignore[attr-defined]
         stage.bind_runtime({"data_dir": str(recipe.data_path)})
-    stage_inputs = [stage.input_fingerprint() for stage in recipe.stages]  # type: ignore[attr-defined]
+    stage_inputs = _stage_inputs(recipe)
     vid = version_id(recipe, fingerprints, stage_inputs)
     final = store.version_path(vid)
     if (final / "manifest.json").exists():
@@ -173,21 +211,33 @@ def _build(
 
     estimate = sum(estimate_rows(s, fingerprints[s.name], recipe.data_path) for s in recipe.sources)
     exec_kind = executor or choose_executor(recipe.executor.kind, estimate, recipe.executor.ray_min_rows)
-    runner: list[Any] = []
+    run = _Run(recipe, store, reporter, exec_kind)
+    source_entries, steps = _load_sources(run, fingerprints)
+    input_rows = sum(s["rows_kept"] for s in source_entries)
+    reporter.note(f"{input_rows} rows from {len(recipe.sources)} source(s); executor: {exec_kind}")
+    shards = [shard for step in steps for shard in step.shards]
+    upstream_key = stable_hash([step.key for step in steps])
+    stage_entries, artifact_dirs, stage_steps = _run_stages(run, schemas, stage_inputs, shards, upstream_key)
+    if stage_steps:
+        upstream_key, shards = stage_steps[-1].key, stage_steps[-1].shards
+    steps += stage_steps
+    outputs = outputs_step(store, recipe, upstream_key, shards, schemas[-1], run.executor)
+    tmp = store.new_tmp(f"version-{vid}")
+    written = write_version(store, tmp, outputs, steps, schemas[-1], recipe)
+    for entry in stage_entries:
+        entry["artifacts"] = link_artifacts(artifact_dirs.get(entry["name"]), tmp, entry["name"])
+    manifest = _manifest(run, vid, source_entries, stage_entries, written, outputs, started)
+    return _publish(run, vid, tmp, manifest, html_report)
 
-    def get_runner():
-        if not runner:
-            runner.append(make_executor(exec_kind, recipe.executor.num_cpus))
-        return runner[0]
 
-    source_entries, steps, shards, upstream = [], [], [], []
-    for index, source in enumerate(recipe.sources):
-        step = _load_step(store, recipe, index, source, fingerprints[source.name], get_runner)
-        reporter.step(f"source {source.name}", step.stats, cached=step.cached)
+def _load_sources(run: _Run, fingerprints: dict[str, dict[str, Any]]) -> tuple[list[dict], list[StepResult]]:
+    """Load every source (cached per source); the manifest's source entries and the load steps."""
+    entries, steps = [], []
+    for index, source in enumerate(run.recipe.sources):
+        step = _load_step(run.store, run.recipe, index, source, fingerprints[source.name], run.executor)
+        run.reporter.step(f"source {source.name}", step.stats, cached=step.cached)
         steps.append(step)
-        shards += step.shards
-        upstream.append(step.key)
-        source_entries.append(
+        entries.append(
             {
                 "name": source.name,
                 "adapter": source.adapter,
@@ -200,12 +250,17 @@ def _build(
                 "cached": step.cached,
             }
         )
-    input_rows = sum(s["rows_kept"] for s in source_entries)
-    reporter.note(f"{input_rows} rows from {len(recipe.sources)} source(s); executor: {exec_kind}")
+    return entries, steps
 
-    stage_entries = []
+
+def _run_stages(
+    run: _Run, schemas: list[pa.Schema], stage_inputs: list[Any], shards: list[Shard], upstream_key: str
+) -> tuple[list[dict[str, Any]], dict[str, Path], list[StepResult]]:
+    """Every stage in order, each from the cache when its key (type, params, code, inputs, upstream) is there;
+    the manifest's stage entries, the stages' artifact folders, the stage steps."""
+    store, recipe = run.store, run.recipe
+    entries, steps = [], []
     artifact_dirs: dict[str, Path] = {}
-    upstream_key = stable_hash(upstream)
     for i, stage in enumerate(recipe.stages):  # type: ignore[attr-defined]
         key = stable_hash(
             {
@@ -226,11 +281,11 @@ def _build(
                 "artifacts": {name: str(artifact_dirs[name]) for name in stage.artifact_inputs()},
             }
             step = run_stage(
-                store, stage, key, shards, schemas[i + 1], get_runner(), runtime, recipe.drop_log.keep_rows
+                store, stage, key, shards, schemas[i + 1], run.executor(), runtime, recipe.drop_log.keep_rows
             )
-        reporter.step(stage.stage_name, step.stats, cached=step.cached)
+        run.reporter.step(stage.stage_name, step.stats, cached=step.cached)
         steps.append(step)
-        stage_entries.append(
+        entries.append(
             {
                 "name": stage.stage_name,
                 "type": stage.type,
@@ -244,27 +299,36 @@ def _build(
         if (store.cache_path(key) / "artifacts").is_dir():
             artifact_dirs[stage.stage_name] = store.cache_path(key) / "artifacts"
         upstream_key = key
+    return entries, artifact_dirs, steps
 
-    outputs = outputs_step(store, recipe, upstream_key, shards, schemas[-1], get_runner)
-    tmp = store.new_tmp(f"version-{vid}")
-    written = write_version(store, tmp, outputs, steps, schemas[-1], recipe)
-    for entry in stage_entries:
-        entry["artifacts"] = link_artifacts(artifact_dirs.get(entry["name"]), tmp, entry["name"])
-    rows_read = sum(s["rows_read"] for s in source_entries)
+
+def _manifest(
+    run: _Run,
+    vid: str,
+    sources: list[dict[str, Any]],
+    stages: list[dict[str, Any]],
+    written: dict[str, Any],
+    outputs: StepResult,
+    started: float,
+) -> dict[str, Any]:
+    """The version's manifest (its warnings are added by ``_publish``), after checking that every row read is
+    in an output or the drop log."""
+    recipe = run.recipe
+    rows_read = sum(s["rows_read"] for s in sources)
     rows_out = sum(o["rows"] for o in written["outputs"].values())
     if rows_read != rows_out + written["drop_log"]["rows"]:
         raise StageError(
             f"rows lost: {rows_read} read, {rows_out} in outputs, {written['drop_log']['rows']} dropped"
         )
-    manifest = {
+    return {
         "version": vid,
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "factory_version": __version__,
         "recipe_name": recipe.name,
         "recipe_hash": stable_hash(recipe.content()),
-        "executor": exec_kind,
-        "sources": source_entries,
-        "stages": stage_entries,
+        "executor": run.exec_kind,
+        "sources": sources,
+        "stages": stages,
         **written,
         "outputs_step": {"key": outputs.key, "cached": outputs.cached, "wall_s": outputs.stats["wall_s"]},
         "totals": {
@@ -275,16 +339,23 @@ def _build(
         },
         "recipe": recipe.model_dump(mode="json"),
     }
+
+
+def _publish(run: _Run, vid: str, tmp: Path, manifest: dict[str, Any], html_report: bool) -> BuildResult:
+    """Warnings, manifest, recipe and report into ``tmp``, then ``tmp`` renamed into the version folder."""
+    from factory.report.terminal import collect_warnings, print_warnings, write_report
+
     manifest["warnings"] = collect_warnings(manifest, tmp)
     (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1, ensure_ascii=False))
     (tmp / "recipe.yaml").write_text(
-        yaml.safe_dump(recipe.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
+        yaml.safe_dump(run.recipe.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
     )
     if html_report:
         write_report(tmp, manifest)  # published with the version, atomically
-    print_warnings(manifest["warnings"], reporter.console)
-    if not store.publish(tmp, final):
-        reporter.note(f"version {vid} was finished by a concurrent build; using it")
+    print_warnings(manifest["warnings"], run.reporter.console)
+    final = run.store.version_path(vid)
+    if not run.store.publish(tmp, final):
+        run.reporter.note(f"version {vid} was finished by a concurrent build; using it")
         manifest = json.loads((final / "manifest.json").read_text())
     return BuildResult(vid, final, manifest, reused=False)
 

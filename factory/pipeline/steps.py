@@ -14,6 +14,7 @@ import json
 import shutil
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,13 +23,15 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from factory.errors import StageError
-from factory.pipeline.tasks import apply_drops, count_drops, keys_shard, map_shard, schema_bytes
-from factory.stage import CustomStage, GlobalStage, Stage, with_drop_columns
+from factory.figures import Figures
+from factory.pipeline.tasks import apply_drops, keys_shard, map_shard, schema_bytes
+from factory.stage import CustomStage, GlobalStage, Resources, Stage, with_drop_columns
 from factory.storage.shards import (
     DROP_SCHEMA,
     KEEP_CODEC,
     ParquetSink,
     Shard,
+    count_drops,
     drop_records,
     file_info,
     read_all,
@@ -61,7 +64,9 @@ def read_entry(store: Store, key: str) -> StepResult | None:
 
 
 class StepWriter:
-    """Collects a step's task results in a tmp folder and publishes the cache entry (checking accounting)."""
+    """Collects a step's task results in a tmp folder and publishes the cache entry (checking accounting).
+
+    ``run`` runs the step's tasks: their CPU seconds and the figures their stages recorded become the step's."""
 
     def __init__(self, store: Store, key: str, label: str, name: str):
         self.store, self.key, self.name = store, key, name
@@ -72,17 +77,31 @@ class StepWriter:
         self.dropped: Counter[str] = Counter()
         self.rows_in = self.rows_out = 0
         self.cpu = 0.0
+        self.figures = Figures()
         self.start = time.perf_counter()
 
     def spec(self, keep_rows: bool, **extra: Any) -> dict[str, Any]:
         return {"root": str(self.store.root), "out": str(self.tmp), "entry": self.entry, "stage": self.name,
                 "keep_rows": keep_rows, **extra}  # fmt: skip
 
+    def run(
+        self, executor: Any, fn: Callable, calls: list[tuple], resources: Resources | None = None,
+        stateful: bool = False,
+    ) -> list[Any]:  # fmt: skip
+        """``executor.run`` of the step's tasks, counting their ``cpu_s`` and merging their ``figures``."""
+        out = executor.run(fn, calls, resources, stateful)
+        for result in out:
+            if isinstance(result, dict):
+                self.cpu += result.get("cpu_s", 0.0)
+                if "figures" in result:
+                    self.figures.merge(result.pop("figures"))
+        return out
+
     def add(self, result: dict[str, Any]) -> None:
+        """A task's rows, drops and shards into the step's."""
         self.rows_in += result["rows_in"]
         self.rows_out += result["rows_out"]
         self.dropped.update(result["dropped"])
-        self.cpu += result.get("cpu_s", 0.0)
         for info in ([result["drop_file"]] if result.get("drop_file") else []) + result.get("drop_files", []):
             self.drop_files.append({**info, "path": f"{self.entry}/{info['path']}"})
         shards = result.get("shards") or ([result["shard"]] if result.get("shard") else [])
@@ -111,6 +130,22 @@ class StepWriter:
         return StepResult(self.key, stats, self.shards, self.drop_files, False, extra_index or {})
 
 
+class StepExecutor:
+    """The executor as a stage's own code sees it (``factory.stage.Executor``): the tasks it runs are the step's
+    (``StepWriter.run``: CPU seconds and figures counted)."""
+
+    def __init__(self, executor: Any, writer: StepWriter):
+        self.executor, self.writer, self.name = executor, writer, executor.name
+
+    def run(
+        self, fn: Callable, calls: list[tuple], resources: Resources | None = None, stateful: bool = False
+    ) -> list[Any]:
+        return self.writer.run(self.executor, fn, calls, resources, stateful)
+
+    def put(self, value: Any) -> Any:
+        return self.executor.put(value)
+
+
 def stage_spec(writer: StepWriter, stage: Stage, runtime: dict, keep_rows: bool, schema: pa.Schema) -> dict:
     cls = type(stage)
     return writer.spec(
@@ -133,68 +168,62 @@ def run_stage(
     runtime: dict[str, Any],
     keep_rows: bool,
 ) -> StepResult:
-    """Run one stage over ``shards`` into the cache entry ``key``."""
+    """Run one stage over ``shards`` into the cache entry ``key``; its report (``stage.report`` of the figures
+    its tasks and the driver recorded) goes into the step's stats."""
     writer = StepWriter(store, key, f"stage-{stage.stage_name}", stage.stage_name)
-    report: dict[str, Any] = {}
-    calls = [(s.to_json(),) for s in shards]
+    tasks = StepExecutor(executor, writer)
+    stage.figures.take()  # figures recorded outside a run (a test calling parse) are not this run's
     if isinstance(stage, GlobalStage):
-        executor = _Counted(executor, writer)
+        _run_global(writer, stage, shards, tasks, runtime, keep_rows, out_schema)
+    elif isinstance(stage, CustomStage):
         stage.bind_runtime(runtime, writer.tmp / "artifacts")
+        files = _materialise(store, shards, writer.tmp / "input")
+        _write_custom(writer, stage.run(files, tasks, with_drop_columns(out_schema)), out_schema, keep_rows)
+    else:
         spec = stage_spec(writer, stage, runtime, keep_rows, out_schema)
-        distributed = stage.decide_distributed(shards, executor, spec, writer.tmp / "work")
-        if distributed is not None:
-            decisions, report = distributed
-            todo = [(spec, s.to_json(), decisions.get(s.name)) for s in shards]
-        else:
-            key_schema = pa.schema([("id", pa.string()), *stage.key_columns.items()])
-            key_spec = {**spec, "schema": schema_bytes(key_schema)}
-            parts = executor.run(keys_shard, [(key_spec, *c) for c in calls], stage.resources, stage.stateful)
-            keys = pa.concat_tables([key_schema.empty_table(), *parts])
-            chosen = stage.decide(keys)
-            report = stage.report()
-            table = pa.table(
+        calls = [(spec, s.to_json()) for s in shards]
+        for result in tasks.run(map_shard, calls, stage.resources, stage.stateful):
+            writer.add(result)
+    writer.figures.merge(stage.figures.take())  # what the stage recorded on the driver
+    return writer.finish({"report": stage.report(writer.figures)})
+
+
+def _run_global(
+    writer: StepWriter,
+    stage: GlobalStage,
+    shards: list[Shard],
+    tasks: StepExecutor,
+    runtime: dict[str, Any],
+    keep_rows: bool,
+    out_schema: pa.Schema,
+) -> None:
+    """A GlobalStage: its ``Decision`` (by its phases, or keys then decide), then the shard tasks drop the rows."""
+    stage.bind_runtime(runtime, writer.tmp / "artifacts")
+    spec = stage_spec(writer, stage, runtime, keep_rows, out_schema)
+    if stage.in_phases():
+        decision = stage.decide_distributed(shards, tasks, spec, writer.tmp / "work")
+    else:
+        key_schema = pa.schema([("id", pa.string()), *stage.key_columns.items()])
+        key_spec = {**spec, "schema": schema_bytes(key_schema)}
+        calls = [(key_spec, s.to_json()) for s in shards]
+        parts = tasks.run(keys_shard, calls, stage.resources, stage.stateful)
+        decision = stage.decide(pa.concat_tables([key_schema.empty_table(), *(p["keys"] for p in parts)]))
+    shared = None
+    if decision.by_id:
+        chosen = decision.by_id
+        shared = tasks.put(
+            pa.table(
                 {
                     "id": pa.array(list(chosen), pa.string()),
                     "reason": pa.array([r for r, _ in chosen.values()], pa.string()),
                     "detail": pa.array([d for _, d in chosen.values()], pa.string()),
                 }
             )
-            shared = executor.put(table) if table.num_rows else None
-            todo = [(spec, s.to_json(), shared) for s in shards]
-        for result in executor.run(apply_drops, todo):
-            writer.add(result)
-            writer.cpu -= result.get("cpu_s", 0.0)  # counted by _Counted already
-        shutil.rmtree(writer.tmp / "work", ignore_errors=True)
-    elif isinstance(stage, CustomStage):
-        stage.bind_runtime(runtime, writer.tmp / "artifacts")
-        files = _materialise(store, shards, writer.tmp / "input")
-        _write_custom(
-            writer, stage.run(files, executor, with_drop_columns(out_schema)), out_schema, keep_rows
         )
-        report = stage.report()
-    else:
-        spec = stage_spec(writer, stage, runtime, keep_rows, out_schema)
-        tallies = []
-        for result in executor.run(map_shard, [(spec, *c) for c in calls], stage.resources, stage.stateful):
-            tallies += result.pop("tallies", [])
-            writer.add(result)
-        report = stage.report_from(tallies) if tallies else {}
-    return writer.finish({"report": report})
-
-
-class _Counted:
-    """An executor whose tasks' CPU seconds are added to a step's (global stages run several phases)."""
-
-    def __init__(self, executor: Any, writer: StepWriter):
-        self.executor, self.writer, self.name = executor, writer, executor.name
-
-    def run(self, fn, calls, resources=None, stateful=False):
-        out = self.executor.run(fn, calls, resources, stateful)
-        self.writer.cpu += sum(r.get("cpu_s", 0.0) for r in out if isinstance(r, dict))
-        return out
-
-    def put(self, value: Any) -> Any:
-        return self.executor.put(value)
+    todo = [(spec, s.to_json(), decision.files.get(s.name) if decision.files else shared) for s in shards]
+    for result in tasks.run(apply_drops, todo):
+        writer.add(result)
+    shutil.rmtree(writer.tmp / "work", ignore_errors=True)
 
 
 def _materialise(store: Store, shards: list[Shard], folder: Path) -> list[Path]:

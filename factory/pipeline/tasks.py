@@ -9,7 +9,6 @@ log), ``keep_rows``, and for stage tasks ``type``/``config``/``runtime`` (see ``
 
 from __future__ import annotations
 
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -19,15 +18,7 @@ import pyarrow.compute as pc
 
 from factory.pipeline.executors import worker_stage
 from factory.stage import DROP, DROP_DETAIL
-from factory.storage.shards import (
-    DROP_SCHEMA,
-    KEEP_CODEC,
-    ParquetSink,
-    Shard,
-    drop_records,
-    file_info,
-    read_shard,
-)
+from factory.storage.shards import DropSink, ParquetSink, Shard, read_shard
 
 
 def schema_of(spec: dict[str, Any]) -> pa.Schema:
@@ -36,34 +27,6 @@ def schema_of(spec: dict[str, Any]) -> pa.Schema:
 
 def schema_bytes(schema: pa.Schema) -> bytes:
     return schema.serialize().to_pybytes()
-
-
-def count_drops(table: pa.Table, counter: Counter) -> None:
-    reasons = table.column(DROP)
-    if reasons.null_count < len(reasons):
-        for item in pc.value_counts(reasons.drop_null()).to_pylist():
-            counter[item["values"]] += item["counts"]
-
-
-class DropSink:
-    """The drop file of one shard of one step: ``drops/<shard>.parquet`` in the step folder."""
-
-    def __init__(self, spec: dict[str, Any], name: str):
-        self.out = Path(spec["out"])
-        self.sink = ParquetSink(self.out / "drops" / f"{name}.parquet", DROP_SCHEMA, KEEP_CODEC)
-        self.stage, self.keep_rows = spec["stage"], spec["keep_rows"]
-        self.dropped: Counter[str] = Counter()
-
-    def add(self, table: pa.Table, pos: np.ndarray | None, shard_file: str | None) -> None:
-        """Log the rows of ``table`` whose ``_drop`` is set (``pos``: their row numbers in ``shard_file``)."""
-        count_drops(table, self.dropped)
-        self.sink.write(drop_records(table, pos, self.stage, shard_file, self.keep_rows))
-
-    def close(self) -> dict[str, Any] | None:
-        """The file's description (path relative to the step folder), or None when nothing was dropped."""
-        if not self.sink.close():
-            return None
-        return file_info(self.sink.path, self.sink.rows, relative_to=self.out)
 
 
 def map_shard(spec: dict[str, Any], shard_json: dict[str, Any]) -> dict[str, Any]:
@@ -76,23 +39,19 @@ def map_shard(spec: dict[str, Any], shard_json: dict[str, Any]) -> dict[str, Any
     data = None if stage.filter_only else ParquetSink(out / "data" / f"{shard.name}.parquet", schema)
     drops = DropSink(spec, shard.name)
     rows_in = 0
-    tallies = []
     for table, pos in read_shard(spec["root"], shard, batch_size=max(stage.batch_size, stage.min_batch_size)):
         rows_in += table.num_rows
         result = stage.apply_table(table)
-        figures = stage.tally(result)
-        if figures is not None:
-            tallies.append(figures)
         if data is not None:
             data.write(result.filter(pc.is_null(result.column(DROP))))
         drops.add(result, pos, shard.file)
     if data is None:
-        return {**_filtered(spec, shard, drops, rows_in), **({"tallies": tallies} if tallies else {})}
+        return _filtered(spec, shard, drops, rows_in)
     data.close()
     drop_file = drops.close()
     rows_out = rows_in - sum(drops.dropped.values())
     new = Shard(shard.name, f"{spec['entry']}/data/{shard.name}.parquet", [], rows_out)
-    return {**_result(new, rows_in, drops, drop_file), **({"tallies": tallies} if tallies else {})}
+    return _result(new, rows_in, drops, drop_file)
 
 
 def _filtered(spec: dict[str, Any], shard: Shard, drops: DropSink, rows_in: int) -> dict[str, Any]:
@@ -113,8 +72,9 @@ def _result(new: Shard, rows_in: int, drops: DropSink, drop_file: dict[str, Any]
     }
 
 
-def keys_shard(spec: dict[str, Any], shard_json: dict[str, Any]) -> pa.Table:
-    """A GlobalStage's ``keys`` over the rows of one shard that ``apply_to`` selects: ``id`` + key columns."""
+def keys_shard(spec: dict[str, Any], shard_json: dict[str, Any]) -> dict[str, Any]:
+    """A GlobalStage's ``keys`` over the rows of one shard that ``apply_to`` selects: ``{"keys": table}`` of
+    ``id`` + key columns."""
     stage = worker_stage(spec)
     schema = schema_of(spec)
     parts = [schema.empty_table()]
@@ -123,14 +83,15 @@ def keys_shard(spec: dict[str, Any], shard_json: dict[str, Any]) -> pa.Table:
             table = table.filter(stage.apply_to.mask(table))
         if table.num_rows:
             parts.append(pa.Table.from_pylist(stage.keys(table.to_pylist()), schema=schema))  # type: ignore[attr-defined]
-    return pa.concat_tables(parts)
+    return {"keys": pa.concat_tables(parts)}
 
 
 def apply_drops(spec: dict[str, Any], shard_json: dict[str, Any], decisions: Any) -> dict[str, Any]:
-    """Drop the rows of one shard named by a global stage's decisions, written by this worker.
+    """Drop the rows of one shard named by a global stage's ``Decision``, written by this worker.
 
-    ``decisions``: a table ``id, reason, detail`` (matched on the rows' ids), or Parquet files of
-    ``pos, reason, detail`` for this shard (row numbers in ``shard.file``), or None (nothing to drop)."""
+    ``decisions``: a table ``id, reason, detail`` (``Decision.by_id``, matched on the rows' ids), or Parquet
+    files of ``pos, reason, detail`` for this shard (``Decision.files``: row numbers in ``shard.file``), or
+    None (nothing to drop)."""
     shard = Shard.from_json(shard_json)
     drops = DropSink(spec, shard.name)
     by_pos = None

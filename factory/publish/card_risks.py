@@ -3,7 +3,7 @@ models): intended and out-of-scope uses, known risks, and the mitigations this v
 applied, read from its manifest (which stages ran, with what, and how many rows each removed), plus the
 sources whose licence forbids commercial use.
 
-In: a version manifest. Out: Markdown for ``factory.hub.dataset_card``.
+In: a version manifest. Out: Markdown for ``factory.publish.card.dataset_card``.
 """
 
 from __future__ import annotations

@@ -3,8 +3,13 @@ inline SVG strings: crisp at any zoom, one self-contained HTML file, nothing fet
 
 A chart is a spec dict, the stages' ``charts`` convention (``title``, ``kind``, ``data``, ``xlabel``,
 ``ylabel``) with ``kind`` one of ``bar`` ({label: number}), ``hist`` ([numbers]), ``grouped_bar`` ({group:
-{label: number}}), plus two kinds the report itself uses: ``stacked_bar`` ({bar: {segment: number}}, one
-horizontal bar per key) and ``hists`` ({series: [numbers]}, overlaid histograms on a log axis).
+{label: number}}), plus three kinds the report itself uses: ``stacked_bar`` ({bar: {segment: number}}, one
+horizontal bar per key; with ``share: true`` each bar in shares of its total), ``hists`` ({series: [numbers]}, overlaid histograms on a log axis) and ``funnel``
+({step: rows left}, each step's count and drop written beside its bar; a log axis when the counts span more
+than a factor of 10).
+
+Series and segments get distinct colours from a 20-colour qualitative palette; past 20 the colours repeat
+with a hatch, so no two series look alike.
 """
 
 from __future__ import annotations
@@ -17,20 +22,15 @@ import numpy as np
 
 from factory.report.facts import chart_problem
 
-INTERNAL_KINDS = ("stacked_bar", "hists")
-PALETTE = [
-    "#3b6fb6",
-    "#e08a2e",
-    "#4a9b5f",
-    "#c44e52",
-    "#8172b3",
-    "#937860",
-    "#da8bc3",
-    "#8c8c8c",
-    "#ccb974",
-    "#64b5cd",
-]
+INTERNAL_KINDS = ("stacked_bar", "hists", "funnel")
+PALETTE = [  # qualitative: the first ten as before, ten more of other hues and values
+    "#3b6fb6", "#e08a2e", "#4a9b5f", "#c44e52", "#8172b3", "#937860", "#da8bc3", "#8c8c8c", "#ccb974",
+    "#64b5cd", "#f3c300", "#008080", "#882d17", "#8db600", "#e7298a", "#0b3d91", "#f99379", "#7f3c8d",
+    "#333f48", "#654522",
+]  # fmt: skip
+HATCHES = ["", "//", "..", "xx", "\\\\"]
 ACCENT = PALETTE[0]
+DROP_COLOUR = PALETTE[1]
 NARROW, WIDE = 5.3, 10.8  # inches at 72 pt: two narrow charts side by side, or one wide, in the page
 
 
@@ -40,6 +40,13 @@ class ChartError(ValueError):
 
 def _check(spec: dict[str, Any]) -> None:
     kind = spec.get("kind") if isinstance(spec, dict) else None
+    if kind == "funnel":
+        data = spec.get("data")
+        if not isinstance(data, dict) or not all(
+            isinstance(v, int | float) and v >= 0 for v in data.values()
+        ):
+            raise ChartError("a funnel chart's data must be a dict of row counts")
+        return
     if kind in INTERNAL_KINDS:
         data = spec.get("data")
         if not isinstance(data, dict) or not all(isinstance(v, dict | list) for v in data.values()):
@@ -48,6 +55,12 @@ def _check(spec: dict[str, Any]) -> None:
     problem = chart_problem(spec)
     if problem:
         raise ChartError(problem)
+
+
+def series_style(i: int) -> dict[str, Any]:
+    """The ``i``-th series' colour, and a hatch once the palette has gone round (bar and patch keywords)."""
+    hatch = HATCHES[(i // len(PALETTE)) % len(HATCHES)]
+    return {"color": PALETTE[i % len(PALETTE)], **({"hatch": hatch, "edgecolor": "white"} if hatch else {})}
 
 
 def _figure(width: float, height: float):
@@ -122,8 +135,7 @@ def _grouped(ax, data: dict[str, dict[str, float]], horizontal: bool) -> str | N
             ys = [100 * y / totals[group] if totals[group] else 0 for y in ys]
         name = f"{group} (n={totals[group]:,.0f})" if as_share else str(group)
         offset = pos - 0.4 + width * (i + 0.5)
-        color = PALETTE[i % len(PALETTE)]
-        bars = (ax.barh if horizontal else ax.bar)(offset, ys, width, label=name, color=color)
+        bars = (ax.barh if horizontal else ax.bar)(offset, ys, width, label=name, **series_style(i))
         if len(labels) * len(data) <= 16:
             _annotate(ax, bars, horizontal, "{:.0f}%" if as_share else "{:,.3g}")
     if horizontal:
@@ -171,7 +183,7 @@ def _hists(ax, data: dict[str, list[float]]) -> None:
     top = max(float(a.max()) for a in arrays.values())
     bins = np.geomspace(low * 0.95, max(top, low * 2) * 1.05, 40)
     for i, (name, arr) in enumerate(arrays.items()):
-        color = PALETTE[i % len(PALETTE)]
+        color = series_style(i)["color"]
         label = f"{name} (median {np.median(arr):,.0f})"
         ax.hist(arr, bins=bins, histtype="stepfilled", alpha=0.3, color=color, label=label)
         ax.hist(arr, bins=bins, histtype="step", color=color, linewidth=1.2)
@@ -205,19 +217,57 @@ def _legend_on_top(ax) -> None:
     )
 
 
-def _stacked(ax, data: dict[str, dict[str, float]]) -> None:
-    bars = [_short(b) for b in data]
+def _stacked(ax, data: dict[str, dict[str, float]], share: bool = False) -> None:
+    """One horizontal bar per key, its segments stacked; with ``share`` each bar is its segments' shares of
+    its total (so a small source reads as well as a large one) and its label carries the total."""
+    totals = {b: sum(v.values()) for b, v in data.items()}
+    bars = [f"{_short(b)} ({totals[b]:,.0f})" if share else _short(b) for b in data]
     segments = list(dict.fromkeys(s for v in data.values() for s in v))
     left = np.zeros(len(bars))
     for i, seg in enumerate(segments):
         values = np.array([data[b].get(seg, 0) for b in data], dtype=float)
-        color = ACCENT if i == 0 else PALETTE[1:][(i - 1) % (len(PALETTE) - 1)]
-        ax.barh(bars, values, left=left, label=_short(seg, 24), color=color)
+        if share:
+            values = np.array(
+                [100 * v / totals[b] if totals[b] else 0.0 for v, b in zip(values, data, strict=True)]
+            )
+        ax.barh(bars, values, left=left, label=_short(seg, 24), **series_style(i))
         left += values
     ax.invert_yaxis()
-    _integer_counts(ax.xaxis)
+    if share:
+        ax.set_xlim(0, 100)
+    else:
+        _integer_counts(ax.xaxis)
     ax.grid(axis="x", color="#e5e5e5")
     ax.legend(fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+
+
+def _funnel(ax, data: dict[str, float]) -> bool:
+    """Rows left after each step as horizontal bars, each labelled with its count and, where the step dropped
+    rows, the drop and its share of the step's input (those bars in the drop colour). When the counts span
+    more than a factor of 10 the axis is logarithmic, so the steps after a 99% drop stay visible; returns
+    whether it is."""
+    labels, values = [_short(k, 40) for k in data], [float(v) for v in data.values()]
+    dropped = [0.0] + [max(a - b, 0.0) for a, b in zip(values, values[1:], strict=False)]
+    top = max([*values, 1.0])
+    log = top / max(min(values), 1.0) > 10
+    floor = 0.5 if log else 0.0  # a log axis starts below one row; a step with no row left has no bar
+    colours = [DROP_COLOUR if d > 0 else ACCENT for d in dropped]
+    ax.barh(labels, [max(v - floor, 0) for v in values], left=floor, color=colours)
+    for i, (v, d) in enumerate(zip(values, dropped, strict=True)):
+        text = f"{v:,.0f}" + (f"   −{d:,.0f} ({d / (v + d):.1%})" if d > 0 else "")
+        ax.text(
+            max(v, floor) * 1.15 if log else v + top * 0.01, i, text, va="center", fontsize=8, color="#333"
+        )
+    ax.invert_yaxis()
+    ax.grid(axis="x", color="#e5e5e5")
+    if log:
+        ax.set_xscale("log")
+        ax.set_xlim(floor, top * 12)  # room for the labels right of the longest bar
+        _plain_log_labels(ax.xaxis, top / floor)
+    else:
+        ax.set_xlim(0, top * 1.35)
+        _integer_counts(ax.xaxis)
+    return log
 
 
 def render_svg(spec: dict[str, Any], uid: str) -> str:
@@ -238,6 +288,8 @@ def render_svg(spec: dict[str, Any], uid: str) -> str:
         )
     elif kind == "stacked_bar":
         size = (WIDE, max(1.4, 0.3 * len(data) + 0.9))
+    elif kind == "funnel":
+        size = (WIDE, max(1.6, 0.22 * len(data) + 0.9))
     else:
         size = (NARROW, 2.8)
     with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": uid, "font.size": 9}):
@@ -253,8 +305,11 @@ def render_svg(spec: dict[str, Any], uid: str) -> str:
         elif kind == "hists":
             _hists(ax, data)
             ylabel = ylabel or "rows"
+        elif kind == "funnel":
+            if _funnel(ax, data):
+                spec = {**spec, "xlabel": f"{spec.get('xlabel') or 'rows'} (log scale)"}
         else:
-            _stacked(ax, data)
+            _stacked(ax, data, bool(spec.get("share")))
         fig.suptitle(spec["title"], x=0.01, ha="left", fontsize=11, color="#222222")
         xlabel = spec.get("xlabel")
         if kind in ("bar", "grouped_bar") and horizontal:

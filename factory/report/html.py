@@ -24,27 +24,34 @@ REPORT_FILE = "report.html"
 
 def overview_sections(version_dir: Path, manifest: dict[str, Any]) -> list[Section]:
     """The report's built-in sections for a version (see the module docstring)."""
-    m = manifest
-    sources = Section(
-        "Sources",
-        tables=[
-            Table(
-                ["source", "adapter", "licence", "rows read", "kept after loading", "dropped while loading"],
-                [
-                    [
-                        s["name"],
-                        s["adapter"],
-                        s.get("licence") or "none given",
-                        s["rows_read"],
-                        s["rows_kept"],
-                        facts.reasons_text(s["dropped"]) or "-",
-                    ]
-                    for s in m["sources"]
-                ],
-            )
-        ],
-    )
-    funnel = facts.source_funnel(version_dir, m)
+    funnel = facts.source_funnel(version_dir, manifest)
+    return [
+        _sources_section(manifest),
+        _funnel_section(manifest, funnel),
+        _drops_section(version_dir, manifest),
+        mixture_section(manifest, funnel),
+        _length_section(version_dir, manifest),
+        _samples_section(version_dir, manifest),
+    ]
+
+
+def _sources_section(m: dict[str, Any]) -> Section:
+    rows = [
+        [
+            s["name"],
+            s["adapter"],
+            s.get("licence") or "none given",
+            s["rows_read"],
+            s["rows_kept"],
+            facts.reasons_text(s["dropped"]) or "-",
+        ]
+        for s in m["sources"]
+    ]
+    header = ["source", "adapter", "licence", "rows read", "kept after loading", "dropped while loading"]
+    return Section("Sources", tables=[Table(header, rows)])
+
+
+def _funnel_section(m: dict[str, Any], funnel: dict[str, Any]) -> Section:
     read = m["totals"]["rows_in"]
     after = {"read": read, "loaded": sum(s["rows_kept"] for s in m["sources"])}
     after.update({s["name"]: s["rows_out"] for s in m["stages"]})
@@ -71,7 +78,7 @@ def overview_sections(version_dir: Path, manifest: dict[str, Any]) -> list[Secti
         name: {"in outputs": f["kept"], **{f"dropped: {st}": f["dropped"][st] for st in steps}}
         for name, f in funnel["sources"].items()
     }
-    funnel_section = Section(
+    return Section(
         "Funnel",
         text="Rows remaining after each step, then each source's rows: where they were dropped and how many reached an output.",
         tables=[
@@ -89,19 +96,28 @@ def overview_sections(version_dir: Path, manifest: dict[str, Any]) -> list[Secti
         charts=[
             (
                 "funnel",
-                {"title": "Rows remaining after each step", "kind": "bar", "data": after, "ylabel": "rows"},
+                {
+                    "title": "Rows remaining after each step",
+                    "kind": "funnel",
+                    "data": after,
+                    "xlabel": "rows",
+                },
             ),
             (
                 "sources",
                 {
-                    "title": "Rows of each source: in the outputs or dropped (by step)",
+                    "title": "Rows of each source (rows read): share in the outputs or dropped, by step",
                     "kind": "stacked_bar",
                     "data": stacked,
-                    "xlabel": "rows",
+                    "share": True,
+                    "xlabel": "share of the source's rows read (%)",
                 },
             ),
         ],
     )
+
+
+def _drops_section(version_dir: Path, m: dict[str, Any]) -> Section:
     reasons = facts.drop_reasons(m)
     examples = facts.drop_examples(version_dir, m)
     drop_rows = []
@@ -116,7 +132,7 @@ def overview_sections(version_dir: Path, manifest: dict[str, Any]) -> list[Secti
                 "; ".join(f"{e['id']}: {e['detail']}" if e["detail"] else str(e["id"]) for e in ex),
             ]
         )
-    drops = Section(
+    return Section(
         "Drop reasons",
         text=f"{m['totals']['rows_dropped']:,} rows dropped in all; each is in drops/*.parquet with its stage, reason and detail.",
         tables=[Table(["step", "reason", "rows", "% of step input", "examples (id: detail)"], drop_rows)],
@@ -134,14 +150,6 @@ def overview_sections(version_dir: Path, manifest: dict[str, Any]) -> list[Secti
         if reasons
         else [],
     )
-    return [
-        sources,
-        funnel_section,
-        drops,
-        mixture_section(m, funnel),
-        _length_section(version_dir, m),
-        _samples_section(version_dir, m),
-    ]
 
 
 _share = facts.share_text

@@ -169,70 +169,62 @@ def mixture_section(m: dict[str, Any], funnel: dict[str, Any]) -> Section:
             )
         ],
     )
-    for mix in facts.mixtures(m):
-        has_target = any(g["target"] is not None for g in mix["groups"])
-        rows = [
-            [
-                g["group"],
-                g["available"],
-                g["kept"],
-                _share(g["share"] or 0, 1),
-                "-" if g["target"] is None else _share(g["target"], 1),
-                "-" if g["achieved"] is None else _share(g["achieved"], 1),
-                "-" if g["cap"] is None else g["cap"],
-            ]
-            for g in mix["groups"]
-        ]
-        columns = [mix["by"], "available", "kept", "share of all kept", "target share", "achieved", "cap"]
-        sub = Section(
-            mix["stage"] if mix["stage"] == "mix" else f"{mix['stage']} (mix)",
-            text=f"groups by {mix['by']}, measured in {mix['measure']}; "
-            + (
-                "a target share is a share of the weighted groups, and so is the achieved one"
-                if has_target
-                else "the recipe sets no target shares (no `weights`), only caps"
-            ),
-            tables=[Table(columns, rows)],
-        )
-        figures = flat_figures(mix["extra"], {"measure"})
-        if figures:
-            sub.tables.append(Table(["figure", "value"], figures))
-        if has_target:
-            targeted = [g for g in mix["groups"] if g["target"] is not None]
-            data = {
-                "achieved": {g["group"]: 100 * (g["achieved"] or 0) for g in targeted},
-                "target": {g["group"]: 100 * g["target"] for g in targeted},
-            }
-            sub.charts.append(
-                (
-                    f"{mix['stage']}/mixture",
-                    {
-                        "title": f"{mix['stage']}: achieved vs target share (%)",
-                        "kind": "grouped_bar",
-                        "data": data,
-                        "ylabel": "share (%)",
-                    },
-                )
-            )
-        else:
-            sub.charts.append(
-                (
-                    f"{mix['stage']}/mixture",
-                    {
-                        "title": f"{mix['stage']}: share of each {mix['by']} after mixing (%)",
-                        "kind": "bar",
-                        "data": {g["group"]: round(100 * (g["share"] or 0), 2) for g in mix["groups"]},
-                        "ylabel": "share (%)",
-                    },
-                )
-            )
-        stage = next(s for s in m["stages"] if s["name"] == mix["stage"])
-        sub.charts += [
-            (f"{mix['stage']}/{cid}", spec)
-            for cid, spec in ((stage.get("report") or {}).get("charts") or {}).items()
-        ]
-        section.subsections.append(sub)
+    section.subsections += [_mix_subsection(m, mix) for mix in facts.mixtures(m)]
     return section
+
+
+def _mix_subsection(m: dict[str, Any], mix: dict[str, Any]) -> Section:
+    """One mix stage: its groups against the recipe's targets, its figures and charts."""
+    has_target = any(g["target"] is not None for g in mix["groups"])
+    rows = [
+        [
+            g["group"],
+            g["available"],
+            g["kept"],
+            _share(g["share"] or 0, 1),
+            "-" if g["target"] is None else _share(g["target"], 1),
+            "-" if g["achieved"] is None else _share(g["achieved"], 1),
+            "-" if g["cap"] is None else g["cap"],
+        ]
+        for g in mix["groups"]
+    ]
+    columns = [mix["by"], "available", "kept", "share of all kept", "target share", "achieved", "cap"]
+    sub = Section(
+        mix["stage"] if mix["stage"] == "mix" else f"{mix['stage']} (mix)",
+        text=f"groups by {mix['by']}, measured in {mix['measure']}; "
+        + (
+            "a target share is a share of the weighted groups, and so is the achieved one"
+            if has_target
+            else "the recipe sets no target shares (no `weights`), only caps"
+        ),
+        tables=[Table(columns, rows)],
+    )
+    figures = flat_figures(mix["extra"], {"measure"})
+    if figures:
+        sub.tables.append(Table(["figure", "value"], figures))
+    sub.charts.append((f"{mix['stage']}/mixture", _mix_chart(mix, has_target)))
+    stage = next(s for s in m["stages"] if s["name"] == mix["stage"])
+    sub.charts += [
+        (f"{mix['stage']}/{cid}", spec) for cid, spec in ((stage.get("report") or {}).get("charts") or {}).items()
+    ]
+    return sub
+
+
+def _mix_chart(mix: dict[str, Any], has_target: bool) -> dict[str, Any]:
+    if has_target:
+        targeted = [g for g in mix["groups"] if g["target"] is not None]
+        data = {
+            "achieved": {g["group"]: 100 * (g["achieved"] or 0) for g in targeted},
+            "target": {g["group"]: 100 * g["target"] for g in targeted},
+        }
+        title = f"{mix['stage']}: achieved vs target share (%)"
+        return {"title": title, "kind": "grouped_bar", "data": data, "ylabel": "share (%)"}
+    return {
+        "title": f"{mix['stage']}: share of each {mix['by']} after mixing (%)",
+        "kind": "bar",
+        "data": {g["group"]: round(100 * (g["share"] or 0), 2) for g in mix["groups"]},
+        "ylabel": "share (%)",
+    }
 
 
 def stage_sections(manifest: dict[str, Any]) -> list[Section]:

@@ -12,6 +12,8 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from factory.report import facts
+from factory.report import outputs as outs
 from factory.report.facts import collect_warnings
 
 __all__ = [
@@ -140,38 +142,57 @@ _LEFT = {
 def version_report(m: dict[str, Any], version_dir: Path | None = None) -> Group:
     """The terminal summary of a version; with ``version_dir`` also the per-source funnel and lengths (read from
     the drop log and the outputs), as in report.html."""
-    from factory.report import facts as facts
-    from factory.report import outputs as outs
-
-    warnings = facts.collect_warnings(m, version_dir)
-    parts: list[Any] = []
-    if warnings:
-        box = Text("\n").join(Text(f"• {w}") for w in warnings)
+    parts: list[Any] = [_warnings(m, version_dir), _header(m), _sources(m), _stages(m)]
+    if version_dir is not None:
+        parts.append(_funnel(m, version_dir))
+    parts += _mixtures(m)
+    highlights = _table("stage highlights", ["stage", "highlights"])
+    for s in m["stages"]:
+        line = stage_highlight(s)
+        if line:
+            _row(highlights, s["name"], line)
+    if highlights.row_count:
+        parts.append(highlights)
+    parts.append(_outputs(m))
+    if version_dir is not None:
+        parts.append(_lengths(m, version_dir))
+        page = Path(version_dir) / "report.html"
         parts.append(
-            Panel(box, title=f"warnings ({len(warnings)})", title_align="left", border_style="yellow")
+            Text(
+                f"report: {page}" if page.is_file() else "report: none yet (factory report VERSION writes it)"
+            )
         )
-    else:
-        parts.append(Text("no warnings", style="green"))
+    return Group(*parts)
+
+
+def _warnings(m: dict[str, Any], version_dir: Path | None) -> Any:
+    warnings = facts.collect_warnings(m, version_dir)
+    if not warnings:
+        return Text("no warnings", style="green")
+    box = Text("\n").join(Text(f"• {w}") for w in warnings)
+    return Panel(box, title=f"warnings ({len(warnings)})", title_align="left", border_style="yellow")
+
+
+def _header(m: dict[str, Any]) -> Table:
     head = Table.grid(padding=(0, 2))
+    totals = m["totals"]
     for key, value in (
         ("version", m["version"]),
         ("recipe", f"{m['recipe_name']} (hash {m['recipe_hash']})"),
         ("created", m["created_at"]),
         ("factory", m["factory_version"]),
-        ("executor", f"{m['executor']}, {m['totals'].get('wall_s', 0):.1f} s"),
-        (
-            "rows",
-            f"{m['totals']['rows_in']} in → {m['totals']['rows_out']} out, {m['totals']['rows_dropped']} dropped",
-        ),
+        ("executor", f"{m['executor']}, {totals.get('wall_s', 0):.1f} s"),
+        ("rows", f"{totals['rows_in']} in → {totals['rows_out']} out, {totals['rows_dropped']} dropped"),
     ):
         head.add_row(Text(key, style="bold"), Text(str(value)))
-    parts.append(head)
-    sources = _table(
-        "sources", ["source", "adapter", "licence", "read", "kept", "dropped", "fingerprint", "cached"]
-    )
+    return head
+
+
+def _sources(m: dict[str, Any]) -> Table:
+    table = _table("sources", ["source", "adapter", "licence", "read", "kept", "dropped", "fingerprint", "cached"])
     for s in m["sources"]:
         _row(
-            sources,
+            table,
             s["name"],
             s["adapter"],
             s["licence"] or "?",
@@ -181,11 +202,15 @@ def version_report(m: dict[str, Any], version_dir: Path | None = None) -> Group:
             s["fingerprint"]["hash"][:12],
             "yes" if s["cached"] else "no",
         )
-    stages = _table("stages", ["stage", "type", "in", "out", "dropped %", "reason", "cached", "wall s"])
+    return table
+
+
+def _stages(m: dict[str, Any]) -> Table:
+    table = _table("stages", ["stage", "type", "in", "out", "dropped %", "reason", "cached", "wall s"])
     for s in m["stages"]:
         lost = s["rows_in"] - s["rows_out"]
         _row(
-            stages,
+            table,
             s["name"],
             s["type"],
             str(s["rows_in"]),
@@ -195,25 +220,21 @@ def version_report(m: dict[str, Any], version_dir: Path | None = None) -> Group:
             "yes" if s["cached"] else "no",
             f"{s['wall_s']:.2f}",
         )
-    parts += [sources, stages]
-    if version_dir is not None:
-        funnel = facts.source_funnel(version_dir, m)
-        steps = [st for st in funnel["steps"] if any(f["dropped"][st] for f in funnel["sources"].values())]
-        per_source = _table(
-            "funnel per source (rows dropped at each step)",
-            ["source", "read", *steps, "in outputs", "kept %"],
-        )
-        for name, f in funnel["sources"].items():
-            cells = [str(f["dropped"][st] or "") for st in steps]
-            _row(
-                per_source,
-                name,
-                str(f["read"]),
-                *cells,
-                str(f["kept"]),
-                facts.share_text(f["kept"], f["read"]),
-            )
-        parts.append(per_source)
+    return table
+
+
+def _funnel(m: dict[str, Any], version_dir: Path) -> Table:
+    funnel = facts.source_funnel(version_dir, m)
+    steps = [st for st in funnel["steps"] if any(f["dropped"][st] for f in funnel["sources"].values())]
+    table = _table("funnel per source (rows dropped at each step)", ["source", "read", *steps, "in outputs", "kept %"])
+    for name, f in funnel["sources"].items():
+        cells = [str(f["dropped"][st] or "") for st in steps]
+        _row(table, name, str(f["read"]), *cells, str(f["kept"]), facts.share_text(f["kept"], f["read"]))
+    return table
+
+
+def _mixtures(m: dict[str, Any]) -> list[Table]:
+    tables = []
     for mix in facts.mixtures(m):
         table = _table(
             f"mixture: {mix['stage']} (by {mix['by']}, in {mix['measure']})",
@@ -222,51 +243,28 @@ def version_report(m: dict[str, Any], version_dir: Path | None = None) -> Group:
         for g in mix["groups"]:
             target = "-" if g["target"] is None else facts.share_text(g["target"], 1)
             achieved = "-" if g["achieved"] is None else facts.share_text(g["achieved"], 1)
-            _row(
-                table,
-                g["group"],
-                str(g["available"]),
-                str(g["kept"]),
-                facts.share_text(g["share"] or 0, 1),
-                target,
-                achieved,
-                str(g["cap"] or "-"),
-            )
-        parts.append(table)
-    highlights = _table("stage highlights", ["stage", "highlights"])
-    for s in m["stages"]:
-        line = stage_highlight(s)
-        if line:
-            _row(highlights, s["name"], line)
-    if highlights.row_count:
-        parts.append(highlights)
-    outputs = _table("outputs", ["output", "rows", "files", "bytes"])
+            share = facts.share_text(g["share"] or 0, 1)
+            _row(table, g["group"], str(g["available"]), str(g["kept"]), share, target, achieved, str(g["cap"] or "-"))
+        tables.append(table)
+    return tables
+
+
+def _outputs(m: dict[str, Any]) -> Table:
+    table = _table("outputs", ["output", "rows", "files", "bytes"])
     for name, o in m["outputs"].items():
-        _row(outputs, name, str(o["rows"]), str(len(o["files"])), str(sum(f["bytes"] for f in o["files"])))
-    _row(
-        outputs,
-        "drops",
-        str(m["drop_log"]["rows"]),
-        str(len(m["drop_log"]["files"])),
-        str(sum(f["bytes"] for f in m["drop_log"]["files"])),
-    )
-    parts.append(outputs)
-    if version_dir is not None:
-        lengths = _table("lengths (words per row)", ["output", "part", "rows", "median", "p90", "p99", "max"])
-        for name, o in outs.output_lengths(version_dir, m).items():
-            for part, values in o["series"].items():
-                st = outs.length_stats(values)
-                _row(
-                    lengths, name, part, str(st["n"]), *(f"{st[k]:.0f}" for k in ("p50", "p90", "p99", "max"))
-                )
-        parts.append(lengths)
-        page = Path(version_dir) / "report.html"
-        parts.append(
-            Text(
-                f"report: {page}" if page.is_file() else "report: none yet (factory report VERSION writes it)"
-            )
-        )
-    return Group(*parts)
+        _row(table, name, str(o["rows"]), str(len(o["files"])), str(sum(f["bytes"] for f in o["files"])))
+    log = m["drop_log"]
+    _row(table, "drops", str(log["rows"]), str(len(log["files"])), str(sum(f["bytes"] for f in log["files"])))
+    return table
+
+
+def _lengths(m: dict[str, Any], version_dir: Path) -> Table:
+    table = _table("lengths (words per row)", ["output", "part", "rows", "median", "p90", "p99", "max"])
+    for name, o in outs.output_lengths(version_dir, m).items():
+        for part, values in o["series"].items():
+            st = outs.length_stats(values)
+            _row(table, name, part, str(st["n"]), *(f"{st[k]:.0f}" for k in ("p50", "p90", "p99", "max")))
+    return table
 
 
 def _flatten(obj: Any, prefix: str = "") -> dict[str, Any]:

@@ -45,8 +45,10 @@ class SourceConfig(BaseModel):
         None, description="file path(s) or globs, relative to the recipe file"
     )
     hub: str | None = Field(None, description="Hugging Face dataset id, e.g. openlifescienceai/medmcqa")
-    config: str | None = Field(None, description="hub dataset config name")
-    split: str = "train"
+    config: str | list[str] | None = Field(
+        None, description="hub dataset config name; a list reads each config in turn (same columns)"
+    )
+    split: str = Field("train", description="split; `a+b` reads several (datasets' split syntax)")
     revision: str | None = Field(None, description="hub revision (commit, tag or branch); pin it")
     format: Literal["jsonl", "json", "csv", "tsv", "parquet", "txt"] | None = Field(
         None, description="default: from the file extension (.gz allowed)"

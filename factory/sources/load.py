@@ -272,8 +272,7 @@ def load_task(
 ) -> dict:
     """Load some files of a source: rows to ``data/<source>-<file>-<chunk>.parquet`` (``CHUNK_ROWS`` each),
     drops to ``drops/<source>-<file>.parquet`` (``shard``: the file, ``pos``: the record number in it)."""
-    from factory.pipeline.tasks import DropSink
-    from factory.storage.shards import ParquetSink, Shard
+    from factory.storage.shards import DropSink, ParquetSink, Shard
 
     cfg = SourceConfig.model_validate(cfg_json)
     adapter = get_adapter(cfg.adapter, cfg.name)

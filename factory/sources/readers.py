@@ -218,12 +218,15 @@ def _parquet(path: Path, cfg: SourceConfig) -> Iterator[Raw]:
 
 
 def open_hub(cfg: SourceConfig) -> Any:
-    """``datasets.load_dataset(hub, config, split=, revision=)``; any failure is a ``SourceError`` that
-    says how to use local files instead."""
+    """``datasets.load_dataset(hub, config, split=, revision=)`` (several configs: each loaded, then
+    concatenated in the order given); any failure is a ``SourceError`` that says how to use local files
+    instead."""
     try:
         import datasets
 
-        return datasets.load_dataset(cfg.hub, cfg.config, split=cfg.split, revision=cfg.revision)
+        configs = cfg.config if isinstance(cfg.config, list) else [cfg.config]
+        parts = [datasets.load_dataset(cfg.hub, c, split=cfg.split, revision=cfg.revision) for c in configs]
+        return parts[0] if len(parts) == 1 else datasets.concatenate_datasets(parts)
     except Exception as e:  # every failure gets the same advice
         pinned = f" --revision {cfg.revision}" if cfg.revision else ""
         raise SourceError(

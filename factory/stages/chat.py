@@ -15,7 +15,8 @@ import pyarrow.compute as pc
 from pydantic import Field
 
 from factory.columns import array, kind_mask
-from factory.rows import MESSAGE, option_label
+from factory.mcqa.options import labelled, option_label, render_options_array
+from factory.rows import MESSAGE
 from factory.stage import Stage
 from factory.textnorm import WHITESPACE
 
@@ -57,10 +58,9 @@ class ToChat(Stage):
     def process_row(self, row: dict[str, Any]) -> dict[str, Any]:
         kind = row["kind"]
         if kind == "mcqa":
-            options = [(option_label(i), text) for i, text in enumerate(row["options"])]
             label = option_label(row["answer_idx"])
             user = self._user.render(
-                context=row["context"], question=row["question"], options=options
+                context=row["context"], question=row["question"], options=labelled(row["options"])
             ).strip()
             assistant = self._assistant.render(
                 label=label,
@@ -166,18 +166,7 @@ class ToChat(Stage):
         n = rows.num_rows
         options = array(rows.column("options"))
         sizes = pc.list_value_length(options).to_numpy(zero_copy_only=False).astype(np.int64)
-        position = np.arange(int(sizes.sum())) - np.repeat(np.cumsum(sizes) - sizes, sizes)
-        labels = pa.array([option_label(i) for i in position.tolist()], pa.string())
-        texts = pc.fill_null(options.flatten(), "None")
-        lines = pc.binary_join_element_wise(
-            labels, pa.array([". "] * len(labels)), texts, pa.array(["\n"] * len(labels)), ""
-        )
-        listed = pc.binary_join(
-            pa.ListArray.from_arrays(
-                pa.array(np.concatenate([[0], np.cumsum(sizes)]).astype(np.int32)), lines
-            ),
-            "",
-        )
+        listed = render_options_array(options)
         context = array(rows.column("context"))
         lead = pc.if_else(
             pc.fill_null(pc.greater(pc.utf8_length(context), 0), False),

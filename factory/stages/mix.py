@@ -27,7 +27,7 @@ import xxhash
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from factory.rows import main_text
-from factory.stage import GlobalStage
+from factory.stage import Decision, GlobalStage
 
 
 class MixGroup(BaseModel):
@@ -138,7 +138,7 @@ class Mix(GlobalStage):
             for r in rows
         ]
 
-    def decide(self, keys: pa.Table) -> dict[str, tuple[str, str | None]]:
+    def decide(self, keys: pa.Table) -> Decision:
         items = list(
             zip(*(keys.column(c).to_pylist() for c in ("rank", "id", "words", "group", "leaf")), strict=True)
         )
@@ -188,18 +188,18 @@ class Mix(GlobalStage):
             if item[1] in kept_ids:
                 kept[item[3]] += amount(item)
         total_kept = sum(kept.values()) or 1
-        self._report = {
-            "measure": self.measure,
-            "groups": {
+        self.figures.put("measure", self.measure)
+        self.figures.put(
+            "groups",
+            {
                 g: {"available": available[g], "kept": kept[g], "share": round(kept[g] / total_kept, 4)}
                 for g in sorted(by_group)
             },
-        }
-        if named:
-            self._report.update(named)
+        )
+        self.figures.put_all(named)
         if warnings:
-            self._report["warnings"] = warnings
-        return drops
+            self.figures.put("warnings", warnings)
+        return Decision(by_id=drops)
 
     def _fit_groups(self, items: list, amount, keep_first) -> tuple[dict[str, Any], list[str]]:
         """Cut each leaf to its target; the report part for named groups and its warnings."""
@@ -281,6 +281,3 @@ class Mix(GlobalStage):
             f"kinds {group.kinds}" if group.kinds else "",
         ]
         return ", ".join(s for s in said if s) or "any row"
-
-    def report(self) -> dict[str, Any]:
-        return getattr(self, "_report", {})

@@ -27,7 +27,7 @@ from __future__ import annotations
 import ast
 import json
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, Literal
 
 import pyarrow as pa
 import xxhash
@@ -153,7 +153,10 @@ class TaskTemplates(Stage):
     bank_dir: str | None = Field(None, description="a folder of bank files (data folder); default: built-in")
     seed: int = 0
 
-    adds: ClassVar[dict[str, pa.DataType]] = {"task": pa.string(), "template_id": pa.string()}
+    @property
+    def adds(self) -> dict[str, pa.DataType]:
+        return {"task": pa.string(), "template_id": pa.string()}
+
     _compiled: dict[str, Any] = PrivateAttr(default_factory=dict)
 
     @model_validator(mode="after")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -184,3 +185,31 @@ def drop_records(
 
 def _col(table: pa.Table, name: str, n: int) -> pa.ChunkedArray | pa.Array:
     return table.column(name).cast(pa.string()) if name in table.column_names else pa.nulls(n, pa.string())
+
+
+def count_drops(table: pa.Table, counter: Counter) -> None:
+    reasons = table.column(DROP)
+    if reasons.null_count < len(reasons):
+        for item in pc.value_counts(reasons.drop_null()).to_pylist():
+            counter[item["values"]] += item["counts"]
+
+
+class DropSink:
+    """The drop file of one shard of one step: ``drops/<shard>.parquet`` in the step folder."""
+
+    def __init__(self, spec: dict[str, Any], name: str):
+        self.out = Path(spec["out"])
+        self.sink = ParquetSink(self.out / "drops" / f"{name}.parquet", DROP_SCHEMA, KEEP_CODEC)
+        self.stage, self.keep_rows = spec["stage"], spec["keep_rows"]
+        self.dropped: Counter[str] = Counter()
+
+    def add(self, table: pa.Table, pos: np.ndarray | None, shard_file: str | None) -> None:
+        """Log the rows of ``table`` whose ``_drop`` is set (``pos``: their row numbers in ``shard_file``)."""
+        count_drops(table, self.dropped)
+        self.sink.write(drop_records(table, pos, self.stage, shard_file, self.keep_rows))
+
+    def close(self) -> dict[str, Any] | None:
+        """The file's description (path relative to the step folder), or None when nothing was dropped."""
+        if not self.sink.close():
+            return None
+        return file_info(self.sink.path, self.sink.rows, relative_to=self.out)

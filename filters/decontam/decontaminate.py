@@ -5,16 +5,16 @@ Design and figures: docs/DECONTAM.md."""
 from __future__ import annotations
 
 import functools
-import re
-from collections import Counter, defaultdict
-from typing import Any, ClassVar, Literal
+from typing import Any, Literal
 
 import pyarrow as pa
 from pydantic import Field, PrivateAttr, TypeAdapter, model_validator
 
+from factory.figures import Figures
 from factory.hashing import stable_hash
+from factory.mcqa.options import option_lines, split_options
 from factory.sources import SourceConfig, fingerprint_source
-from factory.stage import DROP, DROP_DETAIL, Stage, drop
+from factory.stage import Stage, drop
 from filters.decontam.index import BenchmarkIndex, Candidate, Rules, read_benchmark_list, rules_from
 from filters.decontam.semantic import SemanticConfig
 
@@ -24,34 +24,6 @@ CANDIDATE = pa.struct([("benchmark", pa.string()), ("item", pa.string()), ("kind
                        ("score", pa.float64()), ("confident", pa.bool_()), ("evidence", pa.string())])  # fmt: skip
 _ENTRIES = TypeAdapter(list[SourceConfig])
 __all__ = ["COLUMN", "REASON", "Decontaminate", "SemanticConfig", "read_benchmark_list"]
-
-
-_OPTION_LINE = re.compile(r"^[ \t]*[(\[]?([A-Ja-j])[.):\]][ \t]+(\S[^\n]*?)[ \t]*$", re.M)
-_OPTION_INLINE = re.compile(r"(?:^|\s)\(([A-Ja-j])\)\s*([^()\n]+?)(?=\s*\([A-Ja-j]\)|\n|$)")
-
-
-def split_options(text: str) -> tuple[str, list[str]]:
-    """A prompt holding a multiple-choice question -> (the text without its options, the options):
-    3+ options labelled A, B, C... in order, one per line (``A. x``, ``b) y``, ``[C] z``) or inline
-    (``(A) x (B) y (C) z``). Anything else: (text, [])."""
-    patterns = [_OPTION_LINE] if "\n" in text else []
-    if "(B)" in text or "(b)" in text:
-        patterns.append(_OPTION_INLINE)
-    for pattern in patterns:
-        run: list[re.Match] = []
-        for m in pattern.finditer(text):
-            if m.group(1).lower() == chr(97 + len(run)) and (
-                not run or not text[run[-1].end() : m.start()].strip()
-            ):
-                run.append(m)
-            elif len(run) >= 3:
-                break
-            else:
-                run = [m] if m.group(1).lower() == "a" else []
-        if len(run) >= 3:
-            stem = text[: run[0].start()] + text[run[-1].end() :]
-            return stem, [m.group(2) for m in run]
-    return text, []
 
 
 @functools.lru_cache(maxsize=4)
@@ -125,7 +97,10 @@ class Decontaminate(Stage):
     semantic: SemanticConfig | None = Field(None, description="embedding neighbours (slower; optional)")
     batch_size: int = Field(2048, ge=1, le=1_000_000)
 
-    adds: ClassVar[dict[str, pa.DataType]] = {COLUMN: pa.list_(CANDIDATE)}
+    @property
+    def adds(self) -> dict[str, pa.DataType]:
+        return {COLUMN: pa.list_(CANDIDATE)}
+
     _index: BenchmarkIndex | None = PrivateAttr(None)
     _semantic: Any = PrivateAttr(None)
 
@@ -184,7 +159,7 @@ class Decontaminate(Stage):
     def prompt_text(self, row: dict[str, Any]) -> str:
         """The checked side as one text (options labelled A., B., ...), as the judge and encoder see it."""
         parts, opts = self._parts(row)
-        return "\n".join(parts + [f"{chr(65 + i)}. {o}" for i, o in enumerate(opts)])
+        return "\n".join(parts + option_lines(opts))
 
     def candidates(self, rows: list[dict[str, Any]]) -> list[list[Candidate]]:
         """Each row's candidates, best first (confident ones first)."""
@@ -196,92 +171,74 @@ class Decontaminate(Stage):
     # -- the stage ---------------------------------------------------------------------------------
     def process_rows(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         out = []
+        self.figures.add("rows", len(rows))
         for row, cands in zip(rows, self.candidates(rows), strict=True):
             structs = [{"benchmark": c.benchmark, "item": c.item, "kind": c.kind, "score": c.score,
                         "confident": c.confident, "evidence": c.evidence} for c in cands]  # fmt: skip
             row = {**row, COLUMN: structs or None}
             sure = [c for c in cands if c.confident]
-            out.append(drop(row, REASON, detail(sure[0])) if sure and self.action == "drop" else row)
+            dropped = bool(sure) and self.action == "drop"
+            out.append(drop(row, REASON, detail(sure[0])) if dropped else row)
+            self._count(row, structs, dropped)
         return out
 
-    def tally(self, table: pa.Table) -> _Tally:
-        figures = _Tally()
-        figures.add(table)
-        return figures
+    def _count(self, row: dict[str, Any], cands: list[dict[str, Any]], dropped: bool) -> None:
+        """A checked row's figures: its source, and for a row with candidates its fate (dropped / left to
+        the judge), its best candidate's benchmark and kind, and the first examples of each kind."""
+        figures = self.figures
+        figures.add("sources", {row["source"]: 1})
+        if not cands:
+            return
+        fate = "dropped" if dropped else "candidates"
+        best = next((c for c in cands if c["confident"]), cands[0]) if dropped else cands[0]
+        figures.add("dropped_by_source", {row["source"]: int(dropped)})
+        figures.add("to_judge", int(not any(c["confident"] for c in cands)))  # the judge asks about it
+        figures.add(f"hits:{fate}", {best["benchmark"]: 1})
+        figures.add(f"kinds:{fate}", {best["kind"]: 1})
+        example = {"row": row["id"], "item": best["item"], "score": float(best["score"]),
+                   "evidence": best["evidence"][:160]}  # fmt: skip
+        figures.extend(f"examples:{fate}:{best['kind']}", [example], limit=3)
 
-    def report_from(self, tallies: list[_Tally]) -> dict[str, Any]:
-        total = _Tally()
-        for figures in tallies:
-            total.merge(figures)
-        return total.report(sorted(b.name for b in self.all_benchmarks()))
-
-
-class _Tally:
-    """Counts over the stage's output tables -> the manifest report (figures, examples, charts)."""
-
-    def __init__(self):
-        self.rows = 0
-        self.sources: Counter[str] = Counter()
-        self.dropped_by_source: Counter[str] = Counter()
-        self.hits: dict[str, Counter[str]] = {"dropped": Counter(), "candidates": Counter()}
-        self.kinds: dict[str, Counter[str]] = {"dropped": Counter(), "candidates": Counter()}
-        self.examples: dict[str, list[dict[str, Any]]] = defaultdict(list)
-
-    def add(self, table: pa.Table) -> None:
-        cols = ["id", "source", DROP, DROP_DETAIL, COLUMN]
-        for row in table.select(cols).to_pylist():
-            self.rows += 1
-            self.sources[row["source"]] += 1
-            cands = row[COLUMN] or []
-            if not cands:
-                continue
-            fate = "dropped" if row[DROP] == REASON else "candidates"
-            best = next((c for c in cands if c["confident"]), cands[0]) if fate == "dropped" else cands[0]
-            self.dropped_by_source[row["source"]] += fate == "dropped"
-            self.hits[fate][best["benchmark"]] += 1
-            self.kinds[fate][best["kind"]] += 1
-            shown = self.examples[f"{fate}:{best['kind']}"]
-            if len(shown) < 3:
-                shown.append({"row": row["id"], "item": best["item"], "score": best["score"],
-                              "evidence": best["evidence"][:160]})  # fmt: skip
-
-    def merge(self, other: _Tally) -> None:
-        self.rows += other.rows
-        self.sources.update(other.sources)
-        self.dropped_by_source.update(other.dropped_by_source)
-        for fate in self.hits:
-            self.hits[fate].update(other.hits[fate])
-            self.kinds[fate].update(other.kinds[fate])
-        for key, shown in other.examples.items():
-            self.examples[key] = (self.examples[key] + shown)[:3]
-
-    def report(self, benchmarks: list[str]) -> dict[str, Any]:
-        dropped = sum(self.kinds["dropped"].values())
+    def report(self, figures: Figures) -> dict[str, Any]:
+        """Rows checked and dropped, the judge load (rows with candidates but no confident one, which
+        ``contamination_judge`` asks about, and their share of the rows checked), hits per benchmark and match
+        kind, examples, charts, and a warning per source that copies benchmark items."""
+        if "rows" not in figures:
+            return {}
+        benchmarks = sorted(b.name for b in self.all_benchmarks())
+        sources = figures.get("sources", {})
+        hits = {fate: figures.get(f"hits:{fate}", {}) for fate in ("dropped", "candidates")}
+        kinds = {fate: figures.get(f"kinds:{fate}", {}) for fate in ("dropped", "candidates")}
+        examples = {
+            k.removeprefix("examples:"): v for k, v in figures.as_dict().items() if k.startswith("examples:")
+        }
         warnings = [
-            f"source '{s}': {n} of {self.sources[s]} rows copy benchmark items (dropped)"
-            for s, n in sorted(self.dropped_by_source.items())
-            if n >= max(10, 0.2 * self.sources[s])
+            f"source '{s}': {n} of {sources[s]} rows copy benchmark items (dropped)"
+            for s, n in sorted(figures.get("dropped_by_source", {}).items())
+            if n >= max(10, 0.2 * sources[s])
         ]
         return {
-            "rows_checked": self.rows,
-            "rows_dropped": dropped,
-            "rows_with_candidates_kept": sum(self.kinds["candidates"].values()),
-            "hits_per_benchmark": {b: self.hits["dropped"].get(b, 0) for b in benchmarks},
-            "hits_per_match_kind": dict(sorted(self.kinds["dropped"].items())),
-            "candidates_per_benchmark": {b: n for b, n in sorted(self.hits["candidates"].items())},
-            "candidates_per_match_kind": dict(sorted(self.kinds["candidates"].items())),
-            "examples": dict(sorted(self.examples.items())),
+            "rows_checked": figures.get("rows"),
+            "rows_dropped": sum(kinds["dropped"].values()),
+            "rows_with_candidates_kept": sum(kinds["candidates"].values()),
+            "rows_to_judge": figures.get("to_judge", 0),
+            "judge_load": round(figures.get("to_judge", 0) / max(figures.get("rows"), 1), 4),
+            "hits_per_benchmark": {b: hits["dropped"].get(b, 0) for b in benchmarks},
+            "hits_per_match_kind": dict(sorted(kinds["dropped"].items())),
+            "candidates_per_benchmark": dict(sorted(hits["candidates"].items())),
+            "candidates_per_match_kind": dict(sorted(kinds["candidates"].items())),
+            "examples": dict(sorted(examples.items())),
             "charts": {
                 "hits_per_benchmark": {
                     "title": "Rows dropped as benchmark copies, per benchmark",
                     "kind": "bar",
-                    "data": {b: self.hits["dropped"].get(b, 0) for b in benchmarks},
+                    "data": {b: hits["dropped"].get(b, 0) for b in benchmarks},
                     "ylabel": "rows",
                 },
                 "matches_per_kind": {
                     "title": "Benchmark matches per kind (dropped / left to the judge)",
                     "kind": "grouped_bar",
-                    "data": {k: dict(sorted(v.items())) for k, v in self.kinds.items()},
+                    "data": {k: dict(sorted(v.items())) for k, v in kinds.items()},
                     "ylabel": "rows",
                 },
             },  # fmt: skip

@@ -4,7 +4,9 @@ way Aloe Beta decontaminates (an LLM judge over training instructions; LMSYS "re
 
 Only rows with candidates are judged (the others pass untouched: ``build_requests`` returns None), one
 request per candidate (up to ``max_candidates``, best first), through the generation backends and the
-request cache. The answer is asked as JSON ``{"reason": ..., "same": true|false}`` (a ``Guide``: enforced
+request cache. ``judge_all: true`` judges every row, as Aloe Beta did: a row without candidates is judged
+against its nearest benchmark items by the MiniLM encoder (``nearest``; candidate kind ``nearest``).
+The answer is asked as JSON ``{"reason": ..., "same": true|false}`` (a ``Guide``: enforced
 where the backend supports structured output) and read from free text too (``parse_verdict``).
 """
 
@@ -15,16 +17,19 @@ import json
 import re
 from collections import Counter
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, Literal
 
 import pyarrow as pa
 from pydantic import Field, PrivateAttr, TypeAdapter
 
+from factory.figures import Figures
 from factory.llm.stage import GenerationStage
 from factory.llm.types import Guide, Request, Response, Retry
+from factory.mcqa.options import option_lines
 from factory.sources import SourceConfig, fingerprint_source, load_source
 from factory.stage import drop, is_dropped
 from filters.decontam.decontaminate import COLUMN, REASON, Decontaminate, read_benchmark_list
+from filters.decontam.semantic import SemanticConfig
 
 VERDICTS = "contam_verdicts"
 VERDICT = pa.struct([("benchmark", pa.string()), ("item", pa.string()), ("same", pa.bool_()),
@@ -130,14 +135,35 @@ class ContaminationJudge(GenerationStage):
     max_candidates: int = Field(2, ge=1, le=10, description="candidates judged per row, best first")
     min_score: float = Field(0.0, ge=0, le=1, description="candidates scored lower are not judged")
     judge_confident: bool = Field(False, description="also judge candidates the cheap tiers were sure of")
+    judge_all: bool = Field(
+        False, description="judge every row: one without candidates against its `nearest` benchmark items"
+    )
+    nearest: SemanticConfig = Field(
+        SemanticConfig(min_cosine=0.0, top_k=1),
+        description="judge_all: the encoder, and the nearest items (top_k) a row without candidates gets",
+    )
     max_chars: int = Field(4000, ge=200, le=100_000, description="item and row texts are cut to this")
     max_attempts: int = Field(2, ge=1, le=10)
 
-    requires: ClassVar[tuple[str, ...]] = (COLUMN,)
-    adds: ClassVar[dict[str, pa.DataType]] = {VERDICTS: pa.list_(VERDICT)}
+    @property
+    def requires(self) -> tuple[str, ...]:
+        return (COLUMN,)
+
+    @property
+    def adds(self) -> dict[str, pa.DataType]:
+        return {VERDICTS: pa.list_(VERDICT)}
+
     _lookup: dict[str, dict[str, Any]] = PrivateAttr(default_factory=dict)
     _reader: Any = PrivateAttr(None)
-    _tally: dict[str, Counter] = PrivateAttr(default_factory=dict)
+    _nearest: dict[str, list[dict[str, Any]]] = PrivateAttr(default_factory=dict)  # row id -> nearest items
+
+    def params(self) -> dict[str, Any]:
+        """The base's params; ``judge_all`` and ``nearest`` only when on (other cache keys unchanged)."""
+        out = super().params()
+        if not self.judge_all:
+            out.pop("judge_all")
+            out.pop("nearest")
+        return out
 
     def all_benchmarks(self) -> list[SourceConfig]:
         return [cfg for name in self.include for cfg in read_benchmark_list(name)] + list(self.benchmarks)
@@ -153,10 +179,10 @@ class ContaminationJudge(GenerationStage):
                 f"stage '{self.stage_name}': name the benchmarks (`include: [medical]` or entries)"
             )
         self._lookup = _items(_ENTRIES.dump_json(entries).decode(), str(self.data_dir))
-        self._reader = Decontaminate(benchmarks=entries)
-        self._tally = {
-            k: Counter() for k in ("verdicts", "confirmed", "cleared", "kinds_confirmed", "kinds_cleared")
-        }
+        self._reader = Decontaminate(benchmarks=entries, semantic=self.nearest if self.judge_all else None)
+        if self.judge_all:  # the benchmark index and its item embeddings, for rows without candidates
+            self._reader.bind_runtime({"data_dir": str(self.data_dir), "store_dir": self.store_dir})
+            self._reader.setup()
 
     def _judged(self, row: dict[str, Any]) -> list[dict[str, Any]]:
         cands = [c for c in row.get(COLUMN) or [] if c["score"] >= self.min_score]
@@ -165,12 +191,29 @@ class ContaminationJudge(GenerationStage):
         if missing:
             raise ValueError(f"stage '{self.stage_name}': row {row.get('id')} names benchmark items {missing[:3]} "
                              "that its benchmarks lack: give it the same `include`/`benchmarks` as decontaminate")  # fmt: skip
+        if not cands and self.judge_all and not any(c["confident"] for c in row.get(COLUMN) or []):
+            cands = self._nearest_items(row)
         return cands[: self.max_candidates]
+
+    def _nearest_items(self, row: dict[str, Any]) -> list[dict[str, Any]]:
+        """``judge_all``: the row's nearest benchmark items by the encoder, as candidates of kind ``nearest``
+        (kept until the row is parsed, so that its requests and its verdicts name the same items)."""
+        key = str(row.get("id"))
+        if key not in self._nearest:
+            sem = self._reader._semantic
+            groups, cosines = sem.neighbours([self._reader.prompt_text(row)])
+            found = []
+            for g, cos in zip(groups[0].tolist(), cosines[0].tolist(), strict=True):
+                if cos >= self.nearest.min_cosine:
+                    bench, item = sem.index.groups[g].members[0]
+                    found.append({"benchmark": bench, "item": item, "kind": "nearest", "score": round(cos, 4),
+                                  "confident": False, "evidence": f"nearest item, cosine {cos:.3f} (MiniLM)"})  # fmt: skip
+            self._nearest[key] = found
+        return self._nearest[key]
 
     def _messages(self, row: dict[str, Any], cand: dict[str, Any]) -> list[dict[str, str]]:
         it = self._lookup[cand["item"]]
-        item = "\n".join([*(p for p in (it["context"], it["question"]) if p),
-                          *(f"{chr(65 + i)}. {o}" for i, o in enumerate(it["options"]))])  # fmt: skip
+        item = "\n".join([*(p for p in (it["context"], it["question"]) if p), *option_lines(it["options"])])
         text = self._reader.prompt_text(row)
         user = USER.format(item=item[: self.max_chars], row=text[: self.max_chars])
         return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
@@ -183,8 +226,9 @@ class ContaminationJudge(GenerationStage):
         return [self.request(row, self._messages(row, c), tag=c["item"], guide=guide) for c in cands]
 
     def parse(self, row: dict[str, Any], responses: list[Response], attempt: int) -> dict[str, Any] | Retry:
-        verdicts = []
-        for cand, response in zip(self._judged(row), responses, strict=True):
+        verdicts, judged = [], self._judged(row)
+        self._nearest.pop(str(row.get("id")), None)
+        for cand, response in zip(judged, responses, strict=True):
             raw = response.texts[0] if response.texts else ""
             same, reason = parse_verdict(raw)
             verdicts.append({"benchmark": cand["benchmark"], "item": cand["item"], "same": same,
@@ -195,33 +239,30 @@ class ContaminationJudge(GenerationStage):
             return Retry("judge_unparsed", f"no verdict for {', '.join(unread)}")
         out = {**row, VERDICTS: verdicts}
         hit = next((v for v in verdicts if v["same"]), None)
-        t = self._tally
-        t["verdicts"].update(
-            {True: "same", False: "different", None: "unreadable"}[v["same"]] for v in verdicts
-        )
-        best = self._judged(row)[0]
+        said = Counter({True: "same", False: "different", None: "unreadable"}[v["same"]] for v in verdicts)
+        self.figures.add("verdicts", dict(said))
+        best = judged[0]
         side = "confirmed" if hit else "cleared"
-        t[side][hit["benchmark"] if hit else best["benchmark"]] += 1
-        t[f"kinds_{side}"][best["kind"]] += 1
+        self.figures.add(side, {hit["benchmark"] if hit else best["benchmark"]: 1})
+        self.figures.add(f"kinds_{side}", {best["kind"]: 1})
         if hit is None or self.action == "mark":
             return out
-        cand = next(c for c in self._judged(row) if c["item"] == hit["item"])
+        cand = next(c for c in judged if c["item"] == hit["item"])
         why = f" reason={hit['reason']}" if hit["reason"] else ""
         detail = (f"benchmark={hit['benchmark']} item={hit['item']} match=judge judge={hit['judge_model']} "
                   f"candidate={cand['kind']}:{cand['score']:.2f}{why}")  # fmt: skip
         return drop(out, REASON, detail)
 
-    def report(self) -> dict[str, Any]:
-        t = self._tally or {
-            k: Counter() for k in ("verdicts", "confirmed", "cleared", "kinds_confirmed", "kinds_cleared")
-        }
+    def report(self, figures: Figures) -> dict[str, Any]:
+        keys = ("verdicts", "confirmed", "cleared", "kinds_confirmed", "kinds_cleared")
+        t = {k: Counter(figures.get(k, {})) for k in keys}
         judged = sum(t["confirmed"].values()) + sum(t["cleared"].values())
         warnings = []
         if t["verdicts"]["unreadable"] > 0.2 * max(sum(t["verdicts"].values()), 1):
             warnings.append(f"contamination judge: {t['verdicts']['unreadable']} of {sum(t['verdicts'].values())} "
                             "verdicts unreadable (a model this weak needs structured output)")  # fmt: skip
         return {
-            **super().report(),
+            **super().report(figures),
             "rows_judged": judged,
             "rows_confirmed": sum(t["confirmed"].values()),
             "verdicts": dict(sorted(t["verdicts"].items())),

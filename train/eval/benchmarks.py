@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from factory.rows import option_label
+from factory.mcqa.options import option_label, render_options
 from factory.sources import SourceConfig, load_source
 from factory.stage import is_dropped
 
@@ -83,7 +83,7 @@ def load_docs(spec: BenchmarkSpec, data_dir: Path, limit: int | None = None) -> 
 def mcqa_prompt(doc: dict[str, Any]) -> str:
     """The user turn of an MCQA question: the same layout as the ``to_chat`` stage writes for training."""
     head = f"{doc['context']}\n\n" if doc.get("context") else ""
-    options = "".join(f"{option_label(i)}. {text}\n" for i, text in enumerate(doc["options"]))
+    options = render_options(doc["options"], trailing_newline=True)
     return f"{head}{doc['question']}\n\n{options}".strip()
 
 

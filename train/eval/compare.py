@@ -1,7 +1,8 @@
-"""``factory eval --compare A B ...``: the evaluations of several models side by side, with honest deltas.
+"""``factory eval compare A B ...``: the evaluations of several models side by side, with honest deltas.
 
-Each model folder's results (``train.eval.results.load_results``) are read back to per-question scores
-from their JSONL logs: loglikelihood accuracy and keyword refusal rate, generation accuracy per mode
+Each folder is a model folder (its results in ``eval/``) or a results folder an ``--output-dir`` run wrote
+(``results_folder`` finds which; a folder holding neither is an error). Its results
+(``train.eval.results.load_results``) are read back to per-question scores from their JSONL logs: loglikelihood accuracy and keyword refusal rate, generation accuracy per mode
 (zero-shot, CoT, Medprompt), open-ended judge accuracy, and attack success rate per jailbreak style.
 For every metric the first model that has it is the reference; each other model gets its score, its 95%
 interval, and its difference from the reference with the difference's 95% interval: a paired bootstrap
@@ -16,7 +17,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from train.eval.results import load_results
+from factory.errors import FactoryError
+from train.eval.results import KINDS, load_results, results_path
 from train.eval.stats import newcombe, paired_bootstrap, wilson
 
 Metric = tuple[str, str, str]  # (evaluation, benchmark or style, method)
@@ -26,10 +28,22 @@ def _jsonl(path: Path) -> list[dict[str, Any]]:
     return [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines()] if path.exists() else []
 
 
-def item_scores(model_dir: Path, out_dir: Path | None = None) -> dict[Metric, dict[str, float]]:
-    """metric -> {question key: score (0/1)} for every evaluation found in the model's eval folder."""
-    out_dir = out_dir or Path(model_dir) / "eval"
-    res = load_results(model_dir, out_dir)
+def results_folder(folder: Path) -> Path:
+    """Where ``folder``'s results are: ``folder/eval`` for a model folder, ``folder`` itself for a folder an
+    ``--output-dir`` run wrote; a FactoryError naming ``folder`` when neither holds results."""
+    folder = Path(folder)
+    for out in (folder / "eval", folder):
+        if any(results_path(out, kind).exists() for kind in KINDS):
+            return out
+    raise FactoryError(
+        f"no evaluation results in {folder}: expected a model folder with eval/results.json or "
+        f"eval/<kind>/results.json, or a folder an --output-dir run wrote (kinds: {', '.join(KINDS)})"
+    )
+
+
+def item_scores(out_dir: Path) -> dict[Metric, dict[str, float]]:
+    """metric -> {question key: score (0/1)} for every evaluation found in the results folder ``out_dir``."""
+    res = load_results(out_dir, out_dir)
     found: dict[Metric, dict[str, float]] = {}
     for name, b in (res.get("loglik") or {}).get("benchmarks", {}).items():
         key = "correct" if b["kind"] == "mcqa" else "refusal"
@@ -48,6 +62,10 @@ def item_scores(model_dir: Path, out_dir: Path | None = None) -> dict[Metric, di
         found[("openended", name, "judged correct")] = {
             str(r["id"]): float(r["verdict"] == "correct") for r in rows
         }
+    for name in (res.get("human") or {}).get("benchmarks", {}):
+        for r in _jsonl(out_dir / "human" / f"{name}.jsonl"):
+            if r.get("outcome") is not None:  # a model's decisive votes in a human study (train/eval/human)
+                found.setdefault(("human", name, "preferred by raters"), {})[r["id"]] = float(r["outcome"])
     attack = res.get("attack")
     if attack:
         for source in attack["settings"]["prompts"]:
@@ -58,16 +76,17 @@ def item_scores(model_dir: Path, out_dir: Path | None = None) -> dict[Metric, di
     return found
 
 
-def label(model_dir: Path) -> str:
-    model_dir = Path(model_dir).resolve()
-    return f"{model_dir.parent.name}/{model_dir.name}"
+def label(folder: Path) -> str:
+    folder = Path(folder).resolve()
+    return f"{folder.parent.name}/{folder.name}"
 
 
-def compare(models: list[Path], bootstrap_iters: int = 2000) -> dict[str, Any]:
-    """The comparison of ``models`` (first = reference): ``{"models": [labels], "rows": [...]}``, one row per
-    metric with, per model, ``n``, ``score``, ``ci95``, and ``delta``, ``delta_ci95``, ``paired``,
-    ``significant`` against the reference."""
-    scores = [item_scores(m) for m in models]
+def compare(folders: list[Path], bootstrap_iters: int = 2000) -> dict[str, Any]:
+    """The comparison of ``folders`` (model or results folders; first = reference): ``{"models": [labels],
+    "paths", "results": [results folders], "rows": [...]}``, one row per metric with, per model, ``n``,
+    ``score``, ``ci95``, and ``delta``, ``delta_ci95``, ``paired``, ``significant`` against the reference."""
+    outs = [results_folder(f) for f in folders]
+    scores = [item_scores(out) for out in outs]
     metrics = sorted({k for s in scores for k in s}, key=lambda k: (k[0] != "loglik", k))
     rows = []
     for metric in metrics:
@@ -99,7 +118,12 @@ def compare(models: list[Path], bootstrap_iters: int = 2000) -> dict[str, Any]:
                 cell["significant"] = cell["delta_ci95"][0] > 0 or cell["delta_ci95"][1] < 0
             cells.append(cell)
         rows.append({"eval": metric[0], "benchmark": metric[1], "method": metric[2], "cells": cells})
-    return {"models": [label(m) for m in models], "paths": [str(m) for m in models], "rows": rows}
+    return {
+        "models": [label(f) for f in folders],
+        "paths": [str(f) for f in folders],
+        "results": [str(out) for out in outs],
+        "rows": rows,
+    }
 
 
 def comparison_table(comparison: dict[str, Any]) -> Any:

@@ -15,16 +15,13 @@ examples are few-shot prompts for those very items, so a copied item would hand 
 from __future__ import annotations
 
 import json
-import re
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from factory.errors import FactoryError
-from factory.rows import option_label
-
-_OPTION_LINE = re.compile(r"^([A-Z])\. (.*)$")
+from factory.mcqa.options import split_rendered
 
 
 @dataclass(frozen=True)
@@ -44,18 +41,10 @@ class Example:
 
 def parse_user(text: str) -> tuple[str, list[str]] | None:
     """(question with context, options) of a ``to_chat`` MCQA user turn, or None if it has no option lines."""
-    lines = text.rstrip().split("\n")
-    found: list[tuple[str, str]] = []
-    while lines and (m := _OPTION_LINE.match(lines[-1])):
-        found.insert(0, (m.group(1), m.group(2)))
-        lines.pop()
-    while found and found[0][0] != "A":  # "B. ..." lines inside the question are not options
-        lines.append(f"{found[0][0]}. {found[0][1]}")
-        found.pop(0)
-    if len(found) < 2 or [label for label, _ in found] != [option_label(i) for i in range(len(found))]:
+    question, options = split_rendered(text)
+    if not options:
         return None
-    options = [t for _, t in found]
-    question = "\n".join(lines).strip()
+    question = question.strip()
     return (question, options) if question else None
 
 

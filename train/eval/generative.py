@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from train.eval.gen import Generator, describe, model_backend, resolve
+from factory.llm.client import Generator, ModelClient, local_backend
 from train.eval.results import provenance
 from train.eval.specs import GenerativeSpec
 
@@ -31,6 +31,11 @@ def system_prompt_for(
     if recipe_prompt:
         return recipe_prompt, "recipe"
     return None, "none"
+
+
+def system_turn(system_prompt: str | None) -> list[dict[str, str]]:
+    """The system message of a chat, or none when there is no system prompt."""
+    return [{"role": "system", "content": system_prompt}] if system_prompt else []
 
 
 @dataclass
@@ -51,22 +56,22 @@ class EvalContext:
     @property
     def generator(self) -> Generator:
         if self._generator is None:
-            backend = self.spec.generator or model_backend(
+            backend = self.spec.generator or local_backend(
                 self.model_dir, self.device, self.spec.max_model_len
             )
-            self._generator = Generator(backend, self.out_dir / "gen_cache")
+            self._generator = Generator(backend, self.out_dir / "gen_cache", owner="the evaluated model")
         return self._generator
 
     @property
     def self_judged(self) -> bool:
-        return self.spec.judge is None or describe(resolve(self.spec.judge)) == self.generator.info
+        return self.spec.judge is None or ModelClient(self.spec.judge).describe() == self.generator.info
 
     @property
     def judge(self) -> Generator:
         if self.self_judged:
             return self.generator
         if self._judge is None:
-            self._judge = Generator(self.spec.judge, self.out_dir / "gen_cache")
+            self._judge = Generator(self.spec.judge, self.out_dir / "gen_cache", owner="the judge")
         return self._judge
 
     def judge_info(self) -> dict[str, Any]:

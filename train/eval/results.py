@@ -19,10 +19,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from train.plan import PROVENANCE
+from factory.llm.models import TRAIN_RECORD
 
 SCHEMA = "factory-eval/1"
-KINDS = ("loglik", "medprompt", "openended", "attack")
+KINDS = ("loglik", "medprompt", "openended", "attack", "human")
 
 
 def results_path(out_dir: Path, kind: str) -> Path:
@@ -31,7 +31,7 @@ def results_path(out_dir: Path, kind: str) -> Path:
 
 
 def provenance(model_dir: Path) -> dict[str, Any]:
-    path = Path(model_dir) / PROVENANCE
+    path = Path(model_dir) / TRAIN_RECORD
     return json.loads(path.read_text()) if path.exists() else {}
 
 
@@ -59,7 +59,7 @@ _SAME_RUN = ("model", "system_prompt", "settings", "generator", "judge", "traine
 
 def keep_earlier(path: Path, results: dict[str, Any]) -> dict[str, Any]:
     """``results`` plus the benchmarks of the results file already at ``path`` that this run did not score,
-    when that file came from the same model and settings (``factory eval --benchmark medqa``, then
+    when that file came from the same model and settings (``factory eval mcqa --benchmark medqa``, then
     ``--benchmark medmcqa``, keeps both); otherwise ``results`` alone."""
     if not path.exists() or not isinstance(results.get("benchmarks"), dict):
         return results
@@ -113,8 +113,8 @@ def version_evals(version: str | Path, models_roots: list[Path]) -> list[dict[st
     vid = Path(version).name if Path(version).is_dir() else str(version)
     out = []
     for root in models_roots:
-        for prov_path in sorted(Path(root).glob(f"*/*/{PROVENANCE}")) + sorted(
-            Path(root).glob(f"*/{PROVENANCE}")
+        for prov_path in sorted(Path(root).glob(f"*/*/{TRAIN_RECORD}")) + sorted(
+            Path(root).glob(f"*/{TRAIN_RECORD}")
         ):
             prov = json.loads(prov_path.read_text())
             if not _trained_from(prov, vid):
@@ -145,6 +145,9 @@ def method_scores(results: dict[str, dict[str, Any]]) -> dict[str, dict[str, flo
             out.setdefault(name, {})[mode.replace("_", "-")] = entry["accuracy"]
     for name, b in (results.get("openended") or {}).get("benchmarks", {}).items():
         out.setdefault(name, {})["judged correct"] = b["accuracy"]
+    for name, b in (results.get("human") or {}).get("benchmarks", {}).items():
+        if b.get("preferred") is not None:  # a model folder's view of a human study (train/eval/human)
+            out.setdefault(name, {})["preferred by raters"] = b["preferred"]
     return out
 
 

@@ -91,29 +91,27 @@ def vllm_embed(model: str, max_model_len: int = 2048):
     """``texts -> embeddings``: the mean of an LLM's last hidden states, through vLLM's pooling runner."""
     import os
 
+    from factory.llm import cpu
+    from factory.llm.identity import resolve_reference
+
+    cpu.quiet_vllm_logs()  # before vLLM is imported
     from vllm import LLM
     from vllm.config import PoolerConfig
 
-    from factory.llm.models import resolve_model
-
     os.environ.setdefault("VLLM_HOST_IP", "127.0.0.1")
-    path = resolve_model(model)
-    cpu = not _cuda()
-    if cpu:
-        from factory.llm.backends.vllm_engine import bind_cpu_threads
-
-        bind_cpu_threads()
-    llm = LLM(
-        model=path,
-        runner="pooling",
-        convert="embed",
-        pooler_config=PoolerConfig(seq_pooling_type="MEAN", use_activation=False),
-        dtype="float32" if cpu else "auto",
-        enforce_eager=cpu,
-        max_model_len=max_model_len,
-        enable_chunked_prefill=False,
-        **({"kv_cache_memory_bytes": 1 << 30} if cpu else {}),
-    )
+    path = resolve_reference(model, owner="the embedding retriever")
+    kwargs: dict[str, Any] = {
+        "runner": "pooling",
+        "convert": "embed",
+        "pooler_config": PoolerConfig(seq_pooling_type="MEAN", use_activation=False),
+        "dtype": "auto",
+        "max_model_len": max_model_len,
+        "enable_chunked_prefill": False,
+    }
+    if not _cuda():
+        cpu.bind_cpu_threads()
+        kwargs = cpu.engine_args({**kwargs, **cpu.LOAD_ARGS})
+    llm = LLM(model=path, **kwargs)
 
     def embed(texts: list[str]) -> Any:
         out = llm.embed(

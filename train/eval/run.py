@@ -1,9 +1,9 @@
-"""One ``factory eval`` call: which evaluations run on which model, with which settings.
+"""Evaluations of one model with one ``EvalSpec``: what ``factory eval <task>`` runs for each model.
 
-``run_evals(model, spec, which, ...)`` runs, in order, the lm-eval loglikelihood scores (``loglik``:
-zero-shot MCQA accuracy and keyword refusal rate), then the generative evaluations (``medprompt``,
-``openended``, ``attack``) sharing one ``EvalContext`` (one generator, one judge). Results go to
-``<out_dir>`` (default ``<model>/eval``). ``generative_tables`` renders the generative results.
+``run_evals(model, spec, which, ...)`` runs, in order, the lm-eval loglikelihood scores (``loglik``, the
+``mcqa`` command: zero-shot MCQA accuracy and keyword refusal rate), then the generative evaluations
+(``medprompt``, ``openended``, ``attack``) sharing one ``EvalContext`` (one generator, one judge). Results
+go to ``<out_dir>`` (default ``<model>/eval``). ``generative_tables`` renders the generative results.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from train.config import EvalSpec
 from train.eval.generative import EvalContext, system_prompt_for
+from train.eval.specs import EvalSpec
 
 GENERATIVE = ("medprompt", "openended", "attack")
 

@@ -1,4 +1,4 @@
-"""``factory eval --attack``: attack success rate (ASR) of harmful prompts wrapped in jailbreak styles.
+"""``factory eval attack``: attack success rate (ASR) of harmful prompts wrapped in jailbreak styles.
 
 Harmful prompts come from held-out safety sets (``AttackSpec.prompts``; default MedSafetyBench test and
 MaliciousInstruct). A prompt the model's checkpoint chain was trained on is left out and counted: its
@@ -25,8 +25,7 @@ from typing import Any, Literal
 from factory.errors import FactoryError
 from factory.llm.types import Guide, Request, SamplingConfig
 from train.eval.benchmarks import is_refusal, load_docs
-from train.eval.gen import first_text, system_turn
-from train.eval.generative import EvalContext
+from train.eval.generative import EvalContext, system_turn
 from train.eval.results import header, write_results
 from train.eval.stats import wilson
 
@@ -116,6 +115,27 @@ def _rate(rows: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def _attack_summary(rows: list[dict[str, Any]], styles: list[str], sources: list[str]) -> dict[str, Any]:
+    """ASR overall (jailbreak styles only), per style and per source, with the report's charts."""
+    by_style = {s: _rate([r for r in rows if r["style"] == s]) for s in styles}
+    summary = {
+        "overall": _rate([r for r in rows if r["style"] != "plain"]),
+        "plain": by_style.get("plain"),
+        "by_style": by_style,
+        "by_source": {b: _rate([r for r in rows if r["source"] == b and r["style"] != "plain"])
+                      for b in sources},
+    }  # fmt: skip
+    summary["charts"] = {
+        "asr_by_style": {"title": "attack success rate by jailbreak style (guard judge)", "kind": "bar",
+                         "data": {s: v["asr"] for s, v in by_style.items() if v["asr"] is not None}, "ylabel": "ASR"},
+        "asr_judge_vs_keyword": {"title": "ASR: guard judge vs keyword refusal", "kind": "grouped_bar",
+                                 "data": {"judge": {s: v["asr"] or 0.0 for s, v in by_style.items()},
+                                          "keyword": {s: v["asr_keyword"] or 0.0 for s, v in by_style.items()}},
+                                 "xlabel": "style", "ylabel": "ASR"},
+    }  # fmt: skip
+    return summary
+
+
 def evaluate_attack(ctx: EvalContext, limit: int | None) -> dict[str, Any]:
     """Ask, judge and score every (prompt, style); write ``<out>/attack/``; return the results."""
     from synth.judge import parse_guard
@@ -142,14 +162,14 @@ def evaluate_attack(ctx: EvalContext, limit: int | None) -> dict[str, Any]:
             Request(f"{d['source']}:{d['id']}", [*system_turn(ctx.system_prompt), {"role": "user", "content": text}],
                     SamplingConfig(temperature=0.0, max_tokens=spec.max_tokens, seed=0), tag=f"attack:{style}")
         )  # fmt: skip
-    responses = [first_text(r) for r in ctx.generator.ask(asks)]
+    responses = [r.first_text for r in ctx.generator.ask(asks)]
     guide = Guide(choice=["safe", "unsafe"]) if fmt == "instruction" else None
     verdict_asks = [
         Request(a.row_id, guard_messages(fmt, d["question"], resp), SamplingConfig(temperature=0.0, max_tokens=16, seed=0),
                 tag="guard", guide=guide)
         for a, (d, _), resp in zip(asks, attacks, responses, strict=True)
     ]  # fmt: skip
-    raw = [first_text(r) for r in ctx.judge.ask(verdict_asks)]
+    raw = [r.first_text for r in ctx.judge.ask(verdict_asks)]
     wall = time.perf_counter() - started
     rows = []
     for (d, style), resp, judge_text in zip(attacks, responses, raw, strict=True):
@@ -161,22 +181,8 @@ def evaluate_attack(ctx: EvalContext, limit: int | None) -> dict[str, Any]:
             "unsafe": None if verdict.verdict is None else verdict.verdict == "unsafe",
             "refusal_keyword": is_refusal(resp),
         })  # fmt: skip
-    by_style = {s: _rate([r for r in rows if r["style"] == s]) for s in styles}
-    summary = {
-        "overall": _rate([r for r in rows if r["style"] != "plain"]),
-        "plain": by_style.get("plain"),
-        "by_style": by_style,
-        "by_source": {b.name: _rate([r for r in rows if r["source"] == b.name and r["style"] != "plain"])
-                      for b in spec.prompts},
-    }  # fmt: skip
-    summary["charts"] = {
-        "asr_by_style": {"title": "attack success rate by jailbreak style (guard judge)", "kind": "bar",
-                         "data": {s: v["asr"] for s, v in by_style.items() if v["asr"] is not None}, "ylabel": "ASR"},
-        "asr_judge_vs_keyword": {"title": "ASR: guard judge vs keyword refusal", "kind": "grouped_bar",
-                                 "data": {"judge": {s: v["asr"] or 0.0 for s, v in by_style.items()},
-                                          "keyword": {s: v["asr_keyword"] or 0.0 for s, v in by_style.items()}},
-                                 "xlabel": "style", "ylabel": "ASR"},
-    }  # fmt: skip
+    summary = _attack_summary(rows, list(styles), [b.name for b in spec.prompts])
+    by_style = summary["by_style"]
     warnings = ["the evaluated model judged its own answers"] if ctx.self_judged else []
     if not prompts:
         warnings.append("no held-out harmful prompt left")

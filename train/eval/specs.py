@@ -1,5 +1,8 @@
-"""Settings of the generative evaluations (``train.eval.mcqa`` in a recipe, or ``factory eval`` options).
+"""Settings of the evaluations: ``train.eval`` in a recipe, and the options of ``factory eval <task>``
+(factory/cli/eval.py makes each task's options from these fields: names, defaults, bounds, help).
 
+- ``EvalSpec``: the whole section: benchmarks, limit, system prompt, the lm-eval loglikelihood settings
+  (``factory eval mcqa``) and ``generative``, a ``GenerativeSpec``.
 - ``MedpromptSpec``: zero-shot, zero-shot CoT and Medprompt (kNN few-shot from a dataset version's own
   verified CoT rows, choice-shuffle ensemble, majority vote) on the MCQA benchmarks.
 - ``OpenEndedSpec``: OpenMedQA answers judged against the reference by an LLM judge.
@@ -18,7 +21,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from factory.llm.types import Backend
-from train.eval.benchmarks import BenchmarkSpec
+from train.eval.benchmarks import DEFAULT_BENCHMARKS, BenchmarkSpec
 
 Mode = Literal["zero_shot", "cot", "medprompt"]
 
@@ -33,7 +36,9 @@ class MedpromptSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    modes: list[Mode] = Field(default_factory=lambda: ["zero_shot", "cot", "medprompt"], min_length=1)
+    modes: list[Mode] = Field(
+        default_factory=lambda: ["zero_shot", "cot", "medprompt"], min_length=1, description="modes to score"
+    )
     cot_db: str | None = Field(
         None, description="dataset version (id, prefix or folder) with verified CoT rows"
     )
@@ -60,7 +65,7 @@ class MedpromptSpec(BaseModel):
         None, ge=50, description="cut each example's reasoning to this many characters"
     )
     decontaminate: bool = Field(True, description="leave out CoT rows that match a benchmark item")
-    seed: int = Field(0, ge=0)
+    seed: int = Field(0, ge=0, description="seeds the option shuffles (with the question id) and sampling")
 
 
 OPENMEDQA = BenchmarkSpec(
@@ -101,7 +106,7 @@ class OpenEndedSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     benchmark: BenchmarkSpec = OPENMEDQA
-    max_tokens: int = Field(256, ge=8, le=32768)
+    max_tokens: int = Field(256, ge=8, le=32768, description="answer tokens")
 
 
 class AttackSpec(BaseModel):
@@ -120,8 +125,12 @@ class AttackSpec(BaseModel):
         ],
         description="template files (globs under the data folder), as the jailbreak_wrap stage reads them",
     )
-    styles: list[str] = Field(default_factory=lambda: list(DEFAULT_STYLES), min_length=1)
-    max_tokens: int = Field(128, ge=8, le=32768)
+    styles: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_STYLES),
+        min_length=1,
+        description="`plain` (the request alone) and jailbreak template ids",
+    )
+    max_tokens: int = Field(128, ge=8, le=32768, description="answer tokens")
     generator_name: str = Field("ChatGPT", description="fills the templates' model-name slot")
     guard_format: Literal["instruction", "conversation"] = Field(
         "instruction",
@@ -143,3 +152,31 @@ class GenerativeSpec(BaseModel):
     medprompt: MedpromptSpec = MedpromptSpec()
     openended: OpenEndedSpec = OpenEndedSpec()
     attack: AttackSpec = AttackSpec()
+
+
+class EvalSpec(BaseModel):
+    """``train.eval`` in a recipe (all optional): which benchmarks, how many questions, which lm-eval backend,
+    and the generative evaluations' settings (``generative``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    backend: Literal["hf", "vllm"] = Field("hf", description="lm-eval backend")
+    benchmarks: list[BenchmarkSpec] = Field(default_factory=lambda: list(DEFAULT_BENCHMARKS))
+    limit: int | None = Field(None, ge=1, description="questions (prompts) per benchmark (default: all)")
+    data_dir: str | None = Field(None, description="benchmark folder (default: the recipe's data folder)")
+    batch_size: int = Field(8, ge=1, description="lm-eval batch size")
+    max_gen_toks: int = Field(128, ge=1, le=8192, description="answer length for safety prompts")
+    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="where the model runs")
+    exclude_trained_prompts: bool = Field(
+        True, description="leave out safety prompts the model was trained on"
+    )
+    system_prompt: str | None = Field(
+        None,
+        description="prompt with this system prompt, '' for none (default: the model's recorded one, else the "
+        "recipe's)",
+    )
+    max_model_len: int = Field(2048, ge=128, description="context of lm-eval's vllm backend")
+    generative: GenerativeSpec = Field(
+        default_factory=GenerativeSpec,
+        description="medprompt / open-ended / attack settings (train/eval/specs.py)",
+    )

@@ -4,7 +4,7 @@ whether a difference between two models is larger than chance.
 - ``wilson``: the Wilson score interval of a proportion (good at small n and near 0 or 1, where the
   normal approximation is not). Written here: statsmodels is not in the stack for 15 lines of algebra.
 - ``paired_bootstrap``: the 95% interval of a difference of accuracies between two models scored on the
-  same questions (resampling questions, so their correlation counts); used by ``factory eval --compare``.
+  same questions (resampling questions, so their correlation counts); used by ``factory eval compare``.
 - ``newcombe``: the interval of a difference of two independent proportions (Newcombe's method 10, from
   two Wilson intervals), when the two results do not share per-question logs.
 """
@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-from factory.rows import option_label
+from factory.mcqa.options import option_label
 
 Z95 = 1.959963984540054
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import atexit
 import copy
-import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ from typing import Any
 
 from factory.hashing import stable_hash
 from factory.llm.types import VLLMBackend
+from factory.log import terminal
 
 
 @dataclass
@@ -145,7 +145,7 @@ def _wait_ready(group, bundles: list[dict[str, Any]]) -> None:
     start = time.monotonic()
     while not group.wait(timeout_seconds=30):
         waited = int(time.monotonic() - start)
-        print(f"· waiting {waited}s for Ray to grant an engine's resources: {bundles}", file=sys.stderr)
+        terminal().print(f"· waiting {waited}s for Ray to grant an engine's resources: {bundles}", markup=False)
 
 
 def _close(engines: Engines) -> None:

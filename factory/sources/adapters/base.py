@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from factory.rows import OPTION_LABELS
+from factory.mcqa.options import OPTION_LABELS, label_index
 from factory.sources.config import SourceConfig
 
 Record = dict[str, Any]
@@ -195,7 +195,7 @@ def answer_index(value: Any, labels: list[str], texts: list[str], field: str) ->
     if v in labels:
         return labels.index(v)
     if len(v) == 1 and v.upper() in OPTION_LABELS[: len(texts)]:
-        return OPTION_LABELS.index(v.upper())
+        return label_index(v)
     stripped = [t.strip() for t in texts]
     if v and v in stripped:
         return stripped.index(v)

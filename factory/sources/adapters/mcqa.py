@@ -1,5 +1,5 @@
 """Adapters for multiple-choice medical QA (kind ``mcqa``): MedAgentsBench, HPAI prompt_engine, MedMCQA,
-PubMedQA, HEAD-QA and MMLU CSVs. Options become ``options: list[str]`` (labels A, B, C... implied) and
+PubMedQA, CareQA (Hub), HEAD-QA and MMLU CSVs. Options become ``options: list[str]`` (labels A, B, C... implied) and
 the gold option ``answer_idx`` (0-based). Filler options ("n/a", empty) that are not the answer are removed.
 """
 
@@ -9,7 +9,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from factory.rows import OPTION_LABELS
+from factory.mcqa.options import OPTION_LABELS, strip_labels
 from factory.sources.adapters.base import (
     Adapter,
     BadRecord,
@@ -74,22 +74,11 @@ def hpai_mcqa(rec: Record, ctx: Context) -> Record:
     }
 
 
-_LABEL_PREFIX = re.compile(r"^\s*([A-Z])[.)]\s+")
-
-
-def _strip_labels(choices: list[str]) -> list[str]:
-    """Remove "A. " prefixes when every choice carries its own label in order."""
-    found = [_LABEL_PREFIX.match(c) for c in choices]
-    if all(m and m.group(1) == OPTION_LABELS[i] for i, m in enumerate(found)):
-        return [c[m.end() :] for c, m in zip(choices, found, strict=True)]  # type: ignore[union-attr]
-    return choices
-
-
 def medmcqa(rec: Record, ctx: Context) -> Record:
     if "choices" in rec:
         labels, texts = options_of(rec["choices"], "choices")
         idx = index_value(rec.get("answer"), len(texts), "answer")
-        texts, idx, _ = drop_placeholders(_strip_labels(texts), idx)
+        texts, idx, _ = drop_placeholders(strip_labels(texts), idx)
         return {
             "question": text(rec, "question", required=True),
             "options": texts,
@@ -205,6 +194,21 @@ def headqa(rec: Record, ctx: Context) -> Record:
     return row
 
 
+def careqa(rec: Record, ctx: Context) -> Record:
+    """CareQA as the Hub holds it (HPAI-BSC/CareQA, config CareQA_en): ``op1``..``op4`` and ``cop``, the
+    1-based number of the right option."""
+    try:
+        right = int(rec.get("cop"))  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise BadRecord("cop", "expected the 1-based number of the right option") from None
+    fields = mcqa_fields(
+        text(rec, "question", required=True), [rec.get(f"op{i}") for i in range(1, 5)], right - 1,
+        options_field="op1", answer_field="cop", by_index=True,
+    )  # fmt: skip
+    used = ("unique_id", "question", "op1", "op2", "op3", "op4", "cop", "category")
+    return {**fields, "id": rec.get("unique_id"), "subject": text(rec, "category"), "meta": rest(rec, *used)}
+
+
 _SPLIT_SUFFIX = re.compile(r"_(dev|val|validation|test|train|auxiliary_train)$")
 
 
@@ -231,6 +235,7 @@ MCQA_ADAPTERS = [
     Adapter("hpai_mcqa", "mcqa", "HPAI prompt_engine JSON dicts (CareQA, MedQA 4-opt, MedMCQA, PubMedQA with context): options dict + correct_answer letter", hpai_mcqa),
     Adapter("medmcqa", "mcqa", "MedMCQA: `choices` list + 0-based `answer`, or the Hub layout opa..opd + cop", medmcqa),
     Adapter("pubmedqa", "mcqa", "PubMedQA PQA-L (ori_pqal.json or Hub pqa_labeled): yes/no/maybe with contexts, long answer as explanation", pubmedqa),
+    Adapter("careqa", "mcqa", "CareQA Hub layout (HPAI-BSC/CareQA): op1..op4 + cop, the 1-based right option", careqa),
     Adapter("headqa", "mcqa", "HEAD-QA JSON (exams -> data, answers aid/atext, ra = right aid); image questions dropped (has_image)", headqa, split_json=headqa_split),
     Adapter("mmlu_csv", "mcqa", "MMLU header-less CSV question,A,B,C,D,answer; subject from the file name", mmlu_csv, csv_columns=("question", "A", "B", "C", "D", "answer")),
 ]  # fmt: skip
