@@ -2,7 +2,10 @@
 the corpus of ``bench/dataplane_data.py``, run by a given checkout of the code, timed from outside.
 
 Each build runs as a fresh ``factory build`` subprocess with a fresh store (no cache), ``PYTHONPATH`` pointing
-at ``--code`` (this checkout, or a baseline worktree such as ``git worktree add /work/wt-baseline 4f5af1c``).
+at ``--code`` (this checkout, or a baseline worktree such as ``git worktree add /work/old-41a3981 41a3981``).
+The project venv's editable install wins over ``PYTHONPATH``: give another checkout its own interpreter
+(``--python``: a venv whose ``site-packages`` holds a ``.pth`` naming that tree, then the project venv's
+``site-packages``: BENCHMARKS.md shows one).
 The driver's peak RSS and CPU time come from ``wait4`` on that process; with ``--executor ray`` on an
 embedded Ray, the workers' CPU time is read from the Ray worker processes (psutil) before they exit.
 
@@ -48,7 +51,10 @@ DRIVER = """
 import json, resource, sys, time
 t0 = time.perf_counter()
 from factory.log import Reporter
-from factory.pipeline.runner import build
+try:
+    from factory.pipeline.runner import build
+except ImportError:  # the code before the re-cut (41a3981): one pipeline module
+    from factory.pipeline import build
 from factory.recipe import load_recipe
 res = build(load_recipe(sys.argv[1]), reporter=Reporter(quiet=True))
 ru = resource.getrusage(resource.RUSAGE_SELF)
@@ -85,7 +91,13 @@ class CpuSampler(threading.Thread):
 
 
 def run_build(
-    data: Path, code: Path, executor: str, store: Path, extra: str = "", cluster_pid: int | None = None
+    data: Path,
+    code: Path,
+    executor: str,
+    store: Path,
+    extra: str = "",
+    cluster_pid: int | None = None,
+    python: str = sys.executable,
 ) -> dict:
     recipe = store.parent / f"{store.name}.yaml"
     shutil.rmtree(store, ignore_errors=True)
@@ -94,7 +106,7 @@ def run_build(
     env = {**os.environ, "PYTHONPATH": str(code.resolve()), "RAY_DEDUP_LOGS": "0"}
     start = time.perf_counter()
     proc = subprocess.Popen(
-        [sys.executable, "-c", DRIVER, str(recipe)],
+        [python, "-c", DRIVER, str(recipe)],
         cwd=str(code.resolve()),  # python -c puts the working folder first on sys.path
         env=env,
         stdout=subprocess.PIPE,
@@ -122,7 +134,7 @@ def run_build(
         "rows_in": m["totals"]["rows_in"],
         "rows_out": m["totals"]["rows_out"],
         "version": m["version"],
-        "stages": {s["name"]: s["wall_s"] for s in m["stages"]},
+        "stages": {s["name"]: s.get("wall_s") for s in m["stages"]},
         "sources_s": [s.get("wall_s") for s in m["sources"]],
     }
 
@@ -164,13 +176,21 @@ def main() -> None:
     ap.add_argument("--executor", default="local")
     ap.add_argument("--store", type=Path, default=Path("/work/dp/store"))
     ap.add_argument("--cluster", type=int, default=0, help="run on a `ray start --head` cluster of N CPUs")
+    ap.add_argument("--python", default=sys.executable, help="interpreter of the build (a venv for --code)")
     args = ap.parse_args()
     cluster = Cluster(args.cluster, args.code) if args.cluster else None
     if cluster is not None:
         os.environ["RAY_ADDRESS"] = cluster.address
     try:
         pid = cluster.proc.pid if cluster else None
-        out = run_build(args.data.resolve(), args.code, args.executor, args.store.resolve(), cluster_pid=pid)
+        out = run_build(
+            args.data.resolve(),
+            args.code,
+            args.executor,
+            args.store.resolve(),
+            cluster_pid=pid,
+            python=args.python,
+        )
     finally:
         if cluster is not None:
             cluster.stop()

@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+from collections.abc import Iterator
 from pathlib import Path
 
 STEMS = (
@@ -85,36 +86,51 @@ def near_copy(rng: random.Random, words: list[str], rec: dict, i: int) -> dict:
     return {**rec, "id": i, "answer": " ".join(toks)}
 
 
-def write_file(path: Path, first: int, count: int, seed: int) -> None:
-    """Records ``first .. first+count-1`` into ``path`` (each file seeded on its own: files can be made in parallel)."""
+def records(first: int, count: int, seed: int) -> Iterator[tuple[dict, str, int | None]]:
+    """Records ``first .. first+count-1`` of one file as ``(record, what, copied id)``: ``what`` is ``original``,
+    ``exact`` or ``near`` (a planted copy of the record ``copied id``) or ``short``. Each file is seeded on
+    its own, so files can be made in parallel and the planted copies replayed (``bench/dataplane_quality.py``)."""
     rng = random.Random(seed * 1_000_003 + first)
     words = vocabulary(random.Random(seed))
     recent: list[dict] = []  # earlier records of this file that copies are made from (a bounded window)
-    with open(path, "w", encoding="utf-8") as fh:
-        for i in range(first, first + count):
-            roll = rng.random()
-            if roll < 0.03 and recent:
-                rec = exact_copy(rng, rng.choice(recent), i)
-            elif roll < 0.07 and recent:
-                rec = near_copy(rng, words, rng.choice(recent), i)
-            elif roll < 0.075:
-                rec = {"id": i, "subset": "bench", "question": "Why?", "answer": "No.", "source": "bench",
-                       "focus": "short"}  # fmt: skip
+    for i in range(first, first + count):
+        roll = rng.random()
+        if roll < 0.03 and recent:
+            src = rng.choice(recent)
+            yield exact_copy(rng, src, i), "exact", src["id"]
+        elif roll < 0.07 and recent:
+            src = rng.choice(recent)
+            yield near_copy(rng, words, src, i), "near", src["id"]
+        elif roll < 0.075:
+            yield {"id": i, "subset": "bench", "question": "Why?", "answer": "No.", "source": "bench",
+                   "focus": "short"}, "short", None  # fmt: skip
+        else:
+            rec = record(rng, words, i)
+            if len(recent) < 20_000:
+                recent.append(rec)
             else:
-                rec = record(rng, words, i)
-                if len(recent) < 20_000:
-                    recent.append(rec)
-                else:
-                    recent[rng.randrange(len(recent))] = rec
+                recent[rng.randrange(len(recent))] = rec
+            yield rec, "original", None
+
+
+def write_file(path: Path, first: int, count: int, seed: int) -> None:
+    """Records ``first .. first+count-1`` into ``path``."""
+    with open(path, "w", encoding="utf-8") as fh:
+        for rec, _, _ in records(first, count, seed):
             fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
+
+
+def layout(rows: int, files: int) -> list[tuple[int, int]]:
+    """``(first record, count)`` of each file."""
+    per_file = -(-rows // files)
+    return [(k * per_file, max(0, min(per_file, rows - k * per_file))) for k in range(files)]
 
 
 def generate(out: Path, rows: int, files: int, seed: int = 0, jobs: int = 1) -> list[Path]:
     """Write ``rows`` records into ``files`` JSONL files under ``out`` (``jobs`` processes); returns the paths."""
     out.mkdir(parents=True, exist_ok=True)
-    per_file = -(-rows // files)
     paths = [out / f"qa-{k:05d}.jsonl" for k in range(files)]
-    work = [(p, k * per_file, max(0, min(per_file, rows - k * per_file)), seed) for k, p in enumerate(paths)]
+    work = [(p, first, count, seed) for p, (first, count) in zip(paths, layout(rows, files), strict=True)]
     if jobs > 1:
         from multiprocessing import Pool
 

@@ -80,6 +80,9 @@ def main() -> None:
     confirmed = {d["id"] for d in drops if d["reason"] == "benchmark_contamination"}
     failed = Counter(d["reason"] for d in drops if d["reason"] != "benchmark_contamination")
     report = stats["report"]
+    from factory.llm.backends import pool
+
+    pool.close_all()  # what the end of a build does (left to exit, the engine core kept spinning)
     print(
         f"judge: {secs:.0f} s, requests {report['requests']}, verdicts {report['verdicts']}, other drops {dict(failed)}"
     )
@@ -124,10 +127,41 @@ def main() -> None:
         seen = [i for i in idx if unsure[i]]
         said = sum(ids[i] in confirmed for i in seen)
         print(f"| {how} | {cheap:.3f} | {cand:.3f} | {both:.3f} | {len(seen)} | {said} |")
+    require_sweep(kept, drops, judged_planted, sample, ids, everything, cands, by_id)
     unread = [r for r in kept if r.get(VERDICTS) and any(v["same"] is None for v in r[VERDICTS])]
     print(f"\nrows kept with an unreadable verdict: {len(unread)}")
     shown = [v["raw"] for r in kept + [] for v in r.get(VERDICTS) or []][:4]
     print("some answers of the judge:", *(repr(x[:160]) for x in shown), sep="\n- ")
+
+
+def require_sweep(kept, drops, judged_planted, sample, ids, everything, cands, by_id) -> None:
+    """The judge's drops under ``require`` floors (verdict probability, tier similarity), from the verdicts
+    already given (no model call): planted rows still caught, clean rows still dropped, precision."""
+    import json
+
+    from filters.decontam.judge import JudgeRequirement
+
+    verdicts = {r["id"]: r.get(VERDICTS) or [] for r in kept}
+    verdicts |= {d["id"]: json.loads(d["row"]).get(VERDICTS) or [] for d in drops}
+    with_p = sum(v["probability"] is not None for vs in verdicts.values() for v in vs if v["same"] is not None)
+    print(f"\nverdicts with a probability (logprobs): {with_p} of "
+          f"{sum(v['same'] is not None for vs in verdicts.values() for v in vs)}")  # fmt: skip
+    print("| require | planted rows dropped (of judged) | clean rows dropped (of judged) | precision |")
+    print("|---|---|---|---|")
+    for p in (None, 0.8, 0.9, 0.95, 0.99):
+        for sim in (None, 0.5, 0.6, 0.7):
+            req = JudgeRequirement(min_probability=p, min_similarity=sim)
+
+            def dropped(i: int, req=req) -> bool:
+                return any(v["same"] and req.met(v) for v in verdicts.get(ids[i], []))
+
+            tp = sum(dropped(i) for i in judged_planted)
+            hits = [i for i in sample if dropped(i)]
+            real = sum(E.oracle_copy(everything[i], by_id[cands[i][0].item]) for i in hits
+                       if everything[i]["source"] in E.OVERLAPPING)  # fmt: skip
+            precision = (tp + real) / max(tp + len(hits), 1)
+            name = json.dumps(req.model_dump(exclude_none=True)) if p or sim else "none"
+            print(f"| {name} | {tp}/{len(judged_planted)} | {len(hits)}/{len(sample)} | {precision:.3f} |")
 
 
 if __name__ == "__main__":

@@ -14,19 +14,24 @@ For each configuration the ``decontaminate`` stage (``action: mark``) scores eve
 - ``dropped``: rephrasings with a confident match of the right item (dropped without the judge), and
   ``wrong``: confident matches of another item;
 - ``judge load``: clean rows with candidates but no confident one (sent to the judge), and clean rows
-  dropped outright; per tier: the rows whose right item a tier found / the clean rows it sends on.
+  dropped outright; per tier: the rows whose right item a tier found / the clean rows it sends on;
+- the same recall and judge load on half A (even positions of the rephrasings and of the clean rows) and
+  half B (odd positions): the fused weights and threshold were chosen on half A only.
 
-``--semantic`` adds the MiniLM tier as shipped and at the recipe's setting (recipes/aloe_beta.yaml: cheap
-``candidate_cover`` 0.4; semantic ``question_view``, ``top_k`` 2, ``min_cosine`` 0.8, ``min_margin`` 1.4);
-``--sweep`` also the recipe's tier at other floors, margins and ``top_k`` from one encoding (the stage's own
-``SemanticIndex.merge``); ``--stage`` runs each configuration through ``factory.testing.run_stage`` too and
+``--semantic`` adds the MiniLM tier as shipped, the previous recipe setting (``BEFORE``: cheap
+``candidate_cover`` 0.4; semantic ``question_view``, ``top_k`` 2, ``min_cosine`` 0.8, ``min_margin`` 1.4) and
+the recipe's fused setting (``RECIPE``, recipes/aloe_beta.yaml); ``--only cheap,before,recipe`` keeps the
+configurations whose label starts with those words; ``--sweep`` also the previous setting at other floors,
+margins and ``top_k`` from one encoding (the stage's own ``SemanticIndex.merge``); ``--fit`` refits the fused
+weights on half A and prints recall and judge load per threshold on both halves, the whole set and the
+held-out sets; ``--stage`` runs each configuration through ``factory.testing.run_stage`` too and
 checks the clean rows it sends to the judge against these counts; ``--held-out`` adds, per configuration, the
 recall on the model-written rephrasings (rephrased.jsonl, stems alone) and the judge load on a second clean
 sample, neither used to choose the setting. ``--check-sample`` checks the two files against the seeded
 samples. Item embeddings are kept in ``--store`` (the first run encodes ~14.6k items, ~27k with
 ``question_view``: minutes to an hour on a busy CPU).
 
-    flock /tmp/aloe-heavy.lock .venv/bin/python bench/decontam_recall.py --semantic --stage --held-out [--sweep]
+    flock /work/notes/heavy.lock .venv/bin/python bench/decontam_recall.py --semantic --stage --held-out [--sweep] [--fit]
 """
 
 from __future__ import annotations
@@ -156,7 +161,9 @@ def score(cands: list[list], recs: list[dict], n_clean: int, group: dict[str, in
         sure = any(c.confident for c in cs)
         res["reach"] += bool(right) and (right[0].confident or (not sure and right[0] in
                                                                 [c for c in cs if not c.confident][:JUDGED]))
-    res["judged_clean"] = sum(1 for cs in clean if cs and not any(c.confident for c in cs))
+    sent = [bool(cs) and not any(c.confident for c in cs) for cs in clean]
+    res["judged_clean"] = sum(sent)
+    res["halves"] = [(sum(res["found"][h::2]), len(res["found"][h::2]), sum(sent[h::2]), len(sent[h::2])) for h in (0, 1)]
     res["dropped_clean"] = sum(1 for cs in clean if any(c.confident for c in cs))
     res["tiers"] = {t: (sum(any(c.group == group[r["item"]] and t in c.tiers for c in cs) for cs, r in zip(reph, recs, strict=True)),
                         sum(1 for cs in clean if any(t in c.tiers for c in cs) and not any(c.confident for c in cs)))
@@ -167,12 +174,14 @@ def score(cands: list[list], recs: list[dict], n_clean: int, group: dict[str, in
 def line(label: str, res: dict) -> str:
     n, m = res["n"], res["n_clean"]
     found = sum(res["found"])
+    halves = " | ".join(f"{f / n_:.3f} / {s / m_:.1%}" for f, n_, s, m_ in res["halves"])
     return (f"| {label} | {found}/{n} = {found / n:.3f} | {res['reach'] / n:.3f} | {res['dropped']} | {res['wrong']} | "
-            f"{res['judged_clean']}/{m} = {res['judged_clean'] / m:.1%} | {res['dropped_clean']} |")  # fmt: skip
+            f"{res['judged_clean']}/{m} = {res['judged_clean'] / m:.1%} | {res['dropped_clean']} | {halves} |")  # fmt: skip
 
 
 HEAD = ["| configuration | candidate recall | reach (judge's 2 best) | dropped (right item) | dropped (other item) "
-        "| judge load (clean rows) | clean dropped |", "|---|---|---|---|---|---|---|"]  # fmt: skip
+        "| judge load (clean rows) | clean dropped | half A: recall / load | half B: recall / load |",
+        "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
 
 
 def breakdown(res: dict, recs: list[dict]) -> list[str]:
@@ -231,6 +240,57 @@ def sweep(stage: Decontaminate, rows: list[dict], recs: list[dict], n_clean: int
     return out
 
 
+def fit(stage: Decontaminate, rows: list[dict], recs: list[dict], other: list[dict], other_recs: list[dict]) -> list[str]:
+    """The fused weights refitted: logistic regression (C=10, balanced classes) on half A (even positions) of
+    the rephrasings (their right item's pool entries are positives) and of the clean rows (every pool entry
+    a negative), then recall and judge load per threshold on half A, half B, the whole set and held out."""
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+
+    def features(rs: list[dict], n_pos: int, right: list[int]):
+        parts = [stage._parts(r) for r in rs]
+        found = stage._index.match_rows(parts)
+        pools, feats = stage._semantic.pair_features([stage.prompt_text(r) for r in rs], parts, found)
+        labels = [np.array([g == right[i] for g in p]) if i < n_pos else np.zeros(len(p), bool)
+                  for i, p in enumerate(pools)]  # fmt: skip
+        sure = [any(c.confident for c in cs) for cs in found]
+        hit = [any(c.confident and c.group == right[i] for c in cs) if i < n_pos else False
+               for i, cs in enumerate(found)]  # fmt: skip
+        return feats, labels, sure, hit
+
+    group = groups_of(stage)
+    n = len(recs)
+    feats, labels, sure, hit = features(rows, n, [group[r["item"]] for r in recs])
+    train = [i for i in range(len(rows)) if (i if i < n else i - n) % 2 == 0]
+    model = LogisticRegression(C=10.0, max_iter=5000, class_weight="balanced")
+    model.fit(np.concatenate([feats[i] for i in train]), np.concatenate([labels[i] for i in train]))
+    o_feats, o_labels, o_sure, o_hit = features(other, len(other_recs), [group[r["item"]] for r in other_recs])
+    names = ("cosine", "margin", "bm25", "question_terms", "terms")
+    weights = ", ".join(f"{k} {w:.2f}" for k, w in zip(names, model.coef_[0], strict=True))
+    out = [f"fused weights fitted on half A: {weights}, bias {model.intercept_[0]:.2f}"]
+    scores = [model.decision_function(f) for f in feats]
+    o_scores = [model.decision_function(f) for f in o_feats]
+    m = len(other_recs)
+
+    def rate(tau: float, sc: list, ls: list, su: list, hi: list, pick: range, positive: bool) -> float:
+        if positive:  # a rephrasing: its right item dropped, or sent to the judge
+            vals = [hi[i] or bool((sc[i] >= tau)[ls[i]].any()) for i in pick]
+        else:  # a clean row sent to the judge
+            vals = [not su[i] and bool((sc[i] >= tau).any()) for i in pick]
+        return sum(vals) / max(len(vals), 1)
+
+    for tau in (0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5):
+        mine = (scores, labels, sure, hit)
+        a = [rate(tau, *mine, range(h, n, 2), True) for h in (0, 1)]
+        a += [rate(tau, *mine, range(n + h, len(rows), 2), False) for h in (0, 1)]
+        w = [rate(tau, *mine, range(n), True), rate(tau, *mine, range(n, len(rows)), False)]
+        theirs = (o_scores, o_labels, o_sure, o_hit)
+        ho = [rate(tau, *theirs, range(m), True), rate(tau, *theirs, range(m, len(other)), False)]
+        out.append(f"  threshold {tau:.2f}: half A {a[0]:.3f} / {a[2]:.1%}, half B {a[1]:.3f} / {a[3]:.1%}, "
+                   f"whole {w[0]:.3f} / {w[1]:.1%}, held out {ho[0]:.3f} / {ho[1]:.1%} (recall / judge load)")  # fmt: skip
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--semantic", action="store_true", help="also the MiniLM tier at the shipped recipe's setting")
@@ -239,6 +299,8 @@ def main() -> None:
     ap.add_argument("--store", type=Path, default=Path("/tmp/decontam_recall_store"))
     ap.add_argument("--check-sample", action="store_true", help="check the files against the seeded samples")
     ap.add_argument("--held-out", action="store_true", help="also the model-written set and a 2nd clean sample")
+    ap.add_argument("--fit", action="store_true", help="refit the fused weights on half A (needs scikit-learn)")
+    ap.add_argument("--only", default="", help="comma-separated first words of the configurations to run")
     args = ap.parse_args()
     reph, recs = rephrased_rows()
     clean = clean_rows()
@@ -254,7 +316,10 @@ def main() -> None:
     if args.semantic or args.sweep:
         configs += [("+ semantic as shipped (min_cosine 0.75, top_k 1)", {"semantic": {}}),
                     ("+ semantic as shipped, min_cosine 0.6, top_k 2", {"semantic": {"min_cosine": 0.6, "top_k": 2}}),
-                    ("recipe: candidate_cover 0.4 + semantic " + json.dumps(RECIPE["semantic"]), RECIPE)]  # fmt: skip
+                    ("before: candidate_cover 0.4 + semantic " + json.dumps(BEFORE["semantic"]), BEFORE),
+                    ("recipe: candidate_cover 0.4 + fused " + json.dumps(RECIPE["semantic"]), RECIPE)]  # fmt: skip
+    if args.only:
+        configs = [(label, p) for label, p in configs if label.split()[0].strip(":") in args.only.split(",")]
     table, notes = list(HEAD), []
     for label, params in configs:
         stage = make_stage(args.store, **params)
@@ -268,14 +333,21 @@ def main() -> None:
             m_rows, m_recs, clean2 = held_out()
             other = score(stage.candidates(m_rows + clean2), m_recs, len(clean2), groups_of(stage))
             table.append(line(f"  held out: model-written set ({len(m_rows)}), 2nd clean sample", other))
-        if args.sweep and params is RECIPE:
+        if args.sweep and params is BEFORE:
             table += sweep(stage, rows, recs, len(clean))
+        if args.fit and params is RECIPE:
+            m_rows, m_recs, clean2 = held_out()
+            notes += fit(stage, rows, recs, m_rows + clean2, m_recs)
     print("\n".join(table + [""] + notes))
 
 
-RECIPE: dict[str, Any] = {  # recipes/aloe_beta.yaml's decontaminate setting (see its comment)
+BEFORE: dict[str, Any] = {  # recipes/aloe_beta.yaml's setting before the fused score (issue 22, first pass)
     "candidate_cover": 0.4,
     "semantic": {"min_cosine": 0.8, "min_margin": 1.4, "top_k": 2, "question_view": True},
+}
+RECIPE: dict[str, Any] = {  # recipes/aloe_beta.yaml's decontaminate setting (see its comment)
+    "candidate_cover": 0.4,
+    "semantic": {"question_view": True, "top_k": 2, "lexical_top_k": 2, "min_fused": 1.0},
 }
 
 if __name__ == "__main__":

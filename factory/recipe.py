@@ -1,7 +1,7 @@
 """Recipe: the YAML file that defines a build. Validated by pydantic before any work starts.
 
-Top-level keys: ``name``, ``description``, ``extends``, ``system_prompt``, ``data_dir``, ``store``,
-``executor``, ``sources``, ``stages``, ``outputs``, ``drop_log``. Unknown keys are errors; every error is
+Top-level keys: ``name``, ``description``, ``extends``, ``system_prompt``, ``data_dir``, ``store`` (or a URL),
+``storage_options``, ``executor``, ``sources``, ``stages``, ``outputs``, ``drop_log``. Unknown keys are errors; every error is
 reported with its path in the recipe and, where it can be found, its file and line.
 
 ``extends: other.yaml`` deep-merges this recipe over another (mappings merge, lists and scalars replace).
@@ -80,7 +80,8 @@ class RecipeBase(BaseModel):
     data_dir: str | None = Field(
         None, description="base folder of source paths (default: the recipe's folder)"
     )
-    store: str = Field("store", description="store folder (versions and stage cache), relative to the cwd")
+    store: str = Field("store", description="store: a folder relative to the cwd, or an fsspec URL (s3://...)")
+    storage_options: dict[str, Any] = Field({}, description="fsspec options of a URL store; never in a version")
     executor: ExecutorConfig = ExecutorConfig()
     sources: list[SourceConfig] = Field(min_length=1)
     outputs: dict[str, OutputConfig] = Field(min_length=1)
@@ -130,7 +131,7 @@ class RecipeBase(BaseModel):
 
     def content(self) -> dict[str, Any]:
         """What defines the data (hashed into the version id): no store path, executor or description."""
-        return self.model_dump(mode="json", exclude={"store", "executor", "description", "extends", *recipe_sections()})
+        return self.model_dump(mode="json", exclude={"store", "storage_options", "executor", "description", "extends", *recipe_sections()})
 
 
 SECTIONS_GROUP = "aloe_factory.recipe_sections"

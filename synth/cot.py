@@ -19,7 +19,7 @@ import hashlib
 import re
 from collections import Counter
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import pyarrow as pa
 from pydantic import Field
@@ -88,6 +88,7 @@ class ChainOfThought(GenerationStage):
     ``checks`` (why texts failed, every try) and a ``warnings`` entry when verification skews the letters."""
 
     type: Literal["cot"] = "cot"
+    code_version: ClassVar[int] = 2  # 2: the answer parser reads more conclusion forms (issue 22, round 2)
     max_attempts: int = Field(3, ge=1, le=10)
     templates_dir: str | None = Field(None, description="default: the built-in synth/templates")
     system_template: str | None = "cot_system.j2"

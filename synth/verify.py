@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import re
 
-from factory.mcqa.answers import ParsedAnswer, normalise, option_by_text, parse_answer
+from factory.mcqa.answer_mentions import option_by_text
+from factory.mcqa.answers import ParsedAnswer, normalise, parse_answer
 from factory.mcqa.options import OPTION_LABELS, fold, label_index, option_mentions
 
 # Words that carry no reasoning: function words and the vocabulary of talking about a question.

@@ -21,6 +21,7 @@ from factory.recipe import load_recipe
 from factory.rows import make_row
 from factory.rows import schema as row_schema
 from factory.stage import with_drop_columns
+from factory.storage.gc import collect
 from factory.storage.shards import read_all
 from factory.storage.store import Store
 from factory.textnorm import normalised, normalised_array
@@ -277,14 +278,14 @@ def test_build_writes_shards_links_versions_and_references_drops(tmp_path, ray_s
     import shutil
 
     shutil.rmtree(changed.path)
-    report = store.gc()
+    report = collect(store)
     assert len(report["removed"]) == 3 and (store.root / "gen_cache").exists()  # minhash, to_chat, outputs
     again = build(load_recipe(tmp_path / "recipe.yaml"), store, executor="local", reporter=QUIET)
     assert again.reused
     shutil.rmtree(local.path)
     rebuilt = build(load_recipe(tmp_path / "recipe.yaml"), store, executor="local", reporter=QUIET)
     assert all(s["cached"] for s in rebuilt.manifest["stages"]) and rebuilt.manifest["outputs_step"]["cached"]
-    assert store.gc(gen_cache=True)["removed"] == ["gen_cache"]  # fmt: skip
+    assert collect(store, gen_cache=True)["removed"] == ["gen_cache"]  # fmt: skip
 
 
 def test_fingerprints_are_memoised_by_file_stat(tmp_path):

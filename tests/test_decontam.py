@@ -338,3 +338,41 @@ def test_semantic_margin_and_question_view(tmp_path, one_torch_thread):
     plain = found(min_cosine=0.3)["t:0"][0]
     viewed = found(min_cosine=0.3, question_view=True)["t:0"][0]
     assert viewed["item"] == plain["item"] == "tiny:q1" and viewed["score"] > plain["score"]
+
+
+def test_bm25_is_normalised_by_the_items_own_score():
+    import numpy as np
+
+    from filters.decontam.bm25 import Bm25Index
+
+    docs = [np.array([1, 2, 3]), np.array([3, 4, 5, 6, 7, 8]), np.array([9])]
+    bm = Bm25Index(docs, 10)
+    rows = bm.scores(np.array([1, 2, 3, 3, 4, 5, 6, 7, 8, 0]), np.array([3, 7]))  # row 0 = item 0; row 1 = item 1
+    own = rows.toarray() / bm.own
+    assert own[0, 0] == pytest.approx(1.0) and own[1, 1] == pytest.approx(1.0)
+    assert 0 < own[0, 1] < 0.5 and own[0, 2] == 0.0  # one shared token of six; none
+    assert Bm25Index.top(rows, 2) == [[0, 1], [1, 0]]
+
+
+def test_semantic_fused_score_decides_candidates(tmp_path, one_torch_thread):
+    """Fused mode: the pool (cosine and BM25 neighbours, the cheap tiers' uncertain candidates) is scored by
+    ``FUSED_WEIGHTS``; only pool items at ``min_fused`` or above are candidates, with their evidence."""
+    pytest.importorskip("sentence_transformers")
+    entries = tiny_benchmark(tmp_path, [LONG_Q, "Which antibiotic treats early Lyme disease in adults?"])
+    rows = [
+        qa(0, "For a grown-up with initial-stage Lyme borreliosis, what is the preferred antimicrobial?"),
+        qa(1, "How do I bake sourdough bread at home?"),
+    ]
+
+    def found(min_fused):
+        stage = Decontaminate(benchmarks=entries, semantic={"top_k": 1, "lexical_top_k": 1, "min_fused": min_fused})
+        kept, drops, _ = run_stage(stage, rows, data_dir=tmp_path, store_dir=tmp_path / "store")
+        assert drops == []
+        return {r["id"]: r[COLUMN] for r in kept}
+
+    everything = found(-1e9)  # every pool item: the row's nearest item by cosine and by BM25
+    assert everything["t:0"][0]["item"] == "tiny:q1" and len(everything["t:1"]) >= 1  # best first
+    assert all("fused" in c["evidence"] and "bm25" in c["evidence"] for c in everything["t:0"])
+    assert found(1e9) == {"t:0": None, "t:1": None}
+    middle = found(0.0)
+    assert middle["t:1"] is None and (middle["t:0"] is None or middle["t:0"][0]["item"] == "tiny:q1")

@@ -1,8 +1,12 @@
 """DEITA-style scores and the evol-score cut: what is scored per kind, the requests (templates, structured
-Guide), robust parsing and the ``unscorable`` drop, the cut's ties and report on inline rows under both
-executors, and the scorer end to end against the tiny vLLM server (plumbing, not accuracy)."""
+Guide, logprobs), robust parsing and the ``unscorable`` drop, DEITA's expected score from logprobs and the
+sampled integer as its fallback, the cut's ties and report on inline rows under both executors, and the
+scorer end to end against the tiny vLLM server (plumbing, not accuracy). The local model through both
+backends: tests/test_logprobs_local.py."""
 
 from __future__ import annotations
+
+import math
 
 import pytest
 
@@ -10,7 +14,7 @@ from factory.llm.types import Guide, OpenAIBackend, Response, Retry
 from factory.rows import make_row
 from factory.testing import run_stage
 from filters.quality.evol_cut import EvolCut
-from synth.deita import DeitaScore, instruction_and_response, read_score
+from synth.deita import DeitaScore, expected_score, instruction_and_response, read_score
 
 NOWHERE = OpenAIBackend(base_url="http://127.0.0.1:9/v1", model="scorer")  # never called by the unit tests
 KEY_ENV = "TINY_SERVER_KEY"  # set by the `server` fixture (conftest)
@@ -43,6 +47,7 @@ def test_requests_and_robust_parse():
     complexity, quality = stage.build_requests(QA, 0)
     assert (complexity.tag, quality.tag) == ("complexity", "quality")
     assert complexity.guide == Guide(choice=["1", "2", "3", "4", "5", "6"])
+    assert complexity.logprobs == 20 and quality.logprobs == 20
     assert "How is gout treated?" in complexity.messages[0]["content"]
     assert "NSAIDs" not in complexity.messages[0]["content"]  # complexity reads the instruction only
     assert "#Response#\nNSAIDs or colchicine." in quality.messages[0]["content"]
@@ -54,7 +59,8 @@ def test_requests_and_robust_parse():
         return [Response([t], "scorer-8b", ["stop"]) for t in texts]
 
     assert stage.parse(QA, said("4", "Quality: 5/6"), 0) | {"question": None} == QA | {
-        "question": None, "complexity": 4.0, "quality": 5.0, "score_model": "scorer-8b"}  # fmt: skip
+        "question": None, "complexity": 4.0, "quality": 5.0, "score_model": "scorer-8b",
+        "score_method": "sampled"}  # fmt: skip
     assert stage.parse(QA, said('{"score": 2}', "[[6]]"), 0)["quality"] == 6.0
     out = stage.parse(QA, said("The instruction is simple.", "9"), 0)
     assert isinstance(out, Retry) and out.reason == "unscorable"
@@ -63,7 +69,46 @@ def test_requests_and_robust_parse():
     )  # 9 > scale
     one = DeitaScore(backend=NOWHERE, score="complexity")
     one.setup()
-    assert set(one.adds) == {"complexity", "score_model"} and len(one.build_requests(QA, 0)) == 1
+    assert set(one.adds) == {"complexity", "score_model", "score_method"} and len(one.build_requests(QA, 0)) == 1
+    off = DeitaScore(backend=NOWHERE, logprobs=0)
+    off.setup()
+    assert all(r.logprobs is None for r in off.build_requests(QA, 0))
+
+
+def lp(probs: dict[str, float]) -> dict[str, float]:
+    return {t: math.log(p) for t, p in probs.items()}
+
+
+def test_expected_score_from_logprobs():
+    """DEITA's code: softmax over the logits of "1".."6" at the answer position, then sum p_i x i. Here the
+    position is the token that wrote the integer read; other tokens there do not count."""
+    at_first = [("4", lp({"4": 0.5, "3": 0.3, "6": 0.1, "The": 0.1})), ("<|im_end|>", {})]
+    assert expected_score(at_first, 4, 6) == pytest.approx((4 * 0.5 + 3 * 0.3 + 6 * 0.1) / 0.9)
+    # free text: "Score: 5" -> the position of " 5"; a digit written with a space counts as the digit
+    labelled = [("Score", lp({"Score": 0.9})), (":", lp({":": 1.0})),
+                (" 5", lp({" 5": 0.6, " 4": 0.2, "5": 0.1, " seven": 0.1}))]  # fmt: skip
+    assert expected_score(labelled, 5, 6) == pytest.approx((5 * 0.7 + 4 * 0.2) / 0.9)
+    assert expected_score(None, 4, 6) is None  # no logprobs: the caller keeps the sampled integer
+    assert expected_score([("4", lp({"4": 1.0}))], 4.5, 6) is None  # a decimal is not one token
+    assert expected_score([("7", lp({"7": 1.0}))], 7, 10) is None  # scale 10: "10" is not one token
+    assert expected_score([("3", lp({"3": 1.0}))], 4, 6) is None  # no position wrote the 4 read
+
+
+def test_parse_takes_the_expected_score_and_falls_back_to_the_sampled_integer():
+    stage = DeitaScore(backend=NOWHERE)
+    stage.setup()
+    sure = Response(["2"], "scorer", ["stop"], logprobs=[[("2", lp({"2": 0.8, "3": 0.2}))]])
+    plain = Response(["5"], "scorer", ["stop"])  # a backend that returned no logprobs
+    out = stage.parse(QA, [sure, sure], 0)
+    assert out["complexity"] == pytest.approx(2.2) and out["score_method"] == "logprobs"
+    assert stage.parse(QA, [plain, plain], 0)["score_method"] == "sampled"
+    mixed = stage.parse(QA, [sure, plain], 0)
+    assert mixed["quality"] == 5.0 and mixed["score_method"] == "mixed"
+    report = stage.report(stage.figures)
+    assert report["rows_per_score_method"] == {"logprobs": 1, "mixed": 1, "sampled": 1}
+    assert any("2 of 3 rows scored" in w and "no logprobs" in w for w in report["warnings"])
+    unread = stage.parse(QA, [Response(["fine"], "scorer", ["stop"], logprobs=[[("fine", {"fine": 0.0})]]), sure], 0)
+    assert isinstance(unread, Retry)  # logprobs never invent a score the text does not give
 
 
 @pytest.mark.parametrize(
@@ -123,6 +168,7 @@ def test_cut_warns_on_ties_and_keeps_everything_at_zero():
     rows = [scored(i, 3, 3) for i in range(20)]
     kept, drops, stats = run_stage(EvolCut(drop_share=0.25), rows, "local", extra=extra)
     assert len(drops) == 5 and stats["report"]["kept_at_cut_value"] == 15
+    assert stats["report"]["rows_at_cut_value"] == 20 and stats["report"]["tie_share"] == 1.0
     assert "share the cut value 9" in stats["report"]["warnings"][0]
     kept, drops, _ = run_stage(EvolCut(drop_share=0.0), rows, "local", extra=extra)
     assert len(kept) == 20 and not drops
@@ -164,6 +210,7 @@ def test_scorer_on_the_tiny_server(server, executor, tmp_path):
     for r in kept:
         if r["id"] != "p:0":
             assert 1 <= r["quality"] <= 6 and 1 <= r["complexity"] <= 6 and r["score_model"]
+            assert r["score_method"] == "logprobs"  # vLLM's server returns top_logprobs
     report = stats["report"]
     assert report["requests"]["sent"] >= 16 and report["rows_passed"] == 1
     again, drops2, stats2 = run_stage(stage, rows, executor, store_dir=tmp_path)

@@ -62,6 +62,44 @@ def test_request_key_covers_model_messages_and_sampling():
     )
 
 
+def test_logprobs_are_asked_keyed_parsed_and_cached(tmp_path):
+    """A request that asks for logprobs has its own key (one that asks none keeps the key it always had); an
+    OpenAI-format answer's ``logprobs.content`` becomes ``(token, top)`` per token (impossible tokens out, the
+    sampled one kept); the cache returns them with the answer."""
+    from factory.hashing import stable_hash
+    from factory.llm.backends.openai_http import parse_completion, request_body
+
+    msgs = [{"role": "user", "content": "Rate it 1-6."}]
+    plain = Request("r1", msgs, SamplingConfig(seed=3))
+    asks = Request("r1", msgs, SamplingConfig(seed=3), logprobs=5)
+    old_key = stable_hash({"model": "m", "messages": msgs, "sampling": plain.sampling.model_dump()}, length=32)
+    assert request_key("m", plain) == old_key and request_key("m", asks) != old_key
+    body = request_body("m", asks)
+    assert (body["logprobs"], body["top_logprobs"]) == (True, 5) and "logprobs" not in request_body("m", plain)
+
+    content = [{"token": "4", "logprob": -0.4, "top_logprobs": [
+        {"token": "4", "logprob": -0.4}, {"token": "5", "logprob": -1.3}, {"token": "x", "logprob": -9999.0}]},
+        {"token": "!", "logprob": -7.0, "top_logprobs": [{"token": ".", "logprob": -0.1}]}]  # fmt: skip
+    data = {"model": "m", "choices": [{"index": 0, "message": {"content": "4!"}, "finish_reason": "stop",
+                                       "logprobs": {"content": content}}]}  # fmt: skip
+    answer = parse_completion(data, "m")
+    assert answer.logprobs == [[("4", {"4": -0.4, "5": -1.3}), ("!", {".": -0.1, "!": -7.0})]]
+    del data["choices"][0]["logprobs"]
+    assert parse_completion(data, "m").logprobs is None  # a server that returns none
+
+    cache = RequestCache(tmp_path, "m")
+    cache.put(request_key("m", asks), answer, asks)
+    cache.put(request_key("m", plain), Response(["4"], "m", ["stop"]), plain)
+    got = cache.get_many([request_key("m", asks), request_key("m", plain)])
+    assert got[request_key("m", asks)].logprobs == answer.logprobs
+    assert got[request_key("m", plain)].logprobs is None
+    with sqlite3.connect(cache.path) as db:  # the answers table keeps the columns it always had
+        assert [r[1] for r in db.execute("PRAGMA table_info(answers)")] == [
+            "key", "model", "texts", "finish_reasons", "request", "created"]  # fmt: skip
+        assert json.loads(db.execute("SELECT request FROM answers WHERE texts LIKE '%4!%'").fetchone()[0])[
+            "logprobs"] == 5  # fmt: skip
+
+
 def _writer(folder: str, start: int, count: int) -> None:
     cache = RequestCache(Path(folder), "model")
     for i in range(start, start + count):

@@ -117,6 +117,23 @@ def test_signatures_equal_datasketch(scheme, num_perm, seed):
     assert np.array_equal(a, ref[0]) and np.array_equal(b, ref[1])
 
 
+@pytest.mark.parametrize("scheme", ["affine32", "legacy"])
+@pytest.mark.parametrize("ngram", [1, 2, 5])
+def test_compiled_signatures_equal_the_numpy_ones(scheme, ngram):
+    """minhash_native's one-pass kernel against minhash_core's arrays, on fuzzed Unicode and the texts above."""
+    from filters.dedup.minhash_native import word_signatures
+
+    rng = random.Random(ngram)
+    pieces = list("abc xyz,.;-!?  \n\t_0") + ["é", "ß", "\u00a0", "×", "÷", "—", "“", "\u3001", "日本", "İ", "ﬁ",
+                                                 "½", "\u2028", "𝔘", "ǅ", "\u0300", "Ⅻ"]  # fmt: skip
+    texts = ["".join(rng.choice(pieces) for _ in range(rng.randint(0, 80))) for _ in range(1500)]
+    texts += TEXTS + [OTHER, "x " * 400]
+    hashes, per_doc = core.text_shingles(texts, "word", ngram)
+    sig, shingles = word_signatures(texts, ngram, 64, 7, scheme)
+    assert np.array_equal(shingles, per_doc)
+    assert np.array_equal(sig, core.signatures(hashes, per_doc, 64, 7, scheme))
+
+
 @pytest.mark.parametrize("threshold,num_perm", [(0.8, 128), (0.5, 64), (0.9, 256)])
 def test_bands_and_rows_derive_as_datasketch(threshold, num_perm):
     from datasketch import MinHashLSH

@@ -237,6 +237,7 @@ def run_plan(plan: TrainPlan, mode: str = "in_process", force: bool = False, ech
         if step.done and not force:
             echo(f"{step.name}: done ({step.out})")
             continue
+        started = time.monotonic()
         if mode == "launch":
             cmd = launch_command(plan_path, plan, step)
             echo(" ".join(cmd))
@@ -247,7 +248,7 @@ def run_plan(plan: TrainPlan, mode: str = "in_process", force: bool = False, ech
             run_step(plan, step.name, force=force)
         if not plan.step(step.name).done:
             raise FactoryError(f"step '{step.name}' ended without a finished checkpoint in {step.out}")
-        echo(f"{step.name}: {step.out}")
+        echo(f"{step.name}: {step.out} ({time.monotonic() - started:.0f} s)")
     chain = [{"step": s.name, "kind": s.kind, "start": s.start, "out": s.out} for s in plan.steps]
     (Path(plan.root) / "chain.json").write_text(
         json.dumps({"final": str(plan.final), "steps": chain}, indent=1)

@@ -17,7 +17,11 @@ else the recipe's ``train.eval.data_dir``, else its ``data_dir``. Results go to 
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -88,6 +92,10 @@ PromptSetOpt = _benchmark_option([b.name for b in _defaults.generative.attack.pr
 OutputOpt = Annotated[Path | None, typer.Option(help="results folder (default: MODEL/eval; one model only)")]
 PlotOpt = Annotated[Path | None, typer.Option(help="write the models' comparison as a bar chart (PNG)")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="print the results JSON instead of tables")]
+VerboseOpt = Annotated[
+    bool,
+    typer.Option("--verbose", "-v", help="libraries' warnings, logs and progress bars here, not in the log"),
+]
 ServerOpt = Annotated[
     str | None,
     typer.Option(help="generate through this OpenAI-compatible server (base URL)", rich_help_panel=_SERVING),
@@ -124,19 +132,20 @@ class _Call:
     served_model: str | None = None
     judge: str | None = None
     judge_server: str | None = None
+    verbose: bool = False
 
 
 @eval_app.command("mcqa")
 @spec_options(MCQA_OPTIONS)
 def mcqa_command(
     models: Models, recipe: RecipeOpt = None, data_dir: DataDirOpt = None, benchmark: BenchmarkOpt = None,
-    output_dir: OutputOpt = None, plot: PlotOpt = None, as_json: JsonOpt = False, **settings: Any,
+    output_dir: OutputOpt = None, plot: PlotOpt = None, as_json: JsonOpt = False, verbose: VerboseOpt = False, **settings: Any,
 ) -> None:  # fmt: skip
     """Zero-shot MCQA accuracy (lm-eval loglikelihood) and the keyword refusal rate on harmful prompts.
 
     Accuracy is the loglikelihood of "The answer is X" through lm-evaluation-harness; the safety prompts get
     a generated answer checked for a refusal. Several models: each in turn, then their comparison."""
-    call = _Call(recipe, data_dir, output_dir, plot, as_json, benchmark=benchmark)
+    call = _Call(recipe, data_dir, output_dir, plot, as_json, benchmark=benchmark, verbose=verbose)
     _run("loglik", MCQA_OPTIONS, models, call, settings)
 
 
@@ -146,7 +155,7 @@ def medprompt_command(
     models: Models, recipe: RecipeOpt = None, data_dir: DataDirOpt = None, benchmark: McqaBenchmarkOpt = None,
     store: Annotated[Path | None, typer.Option(help="store of --cot-db (default: the recipe's, else ./store)")] = None,
     server: ServerOpt = None, served_model: ServedOpt = None, output_dir: OutputOpt = None,
-    plot: PlotOpt = None, as_json: JsonOpt = False, **settings: Any,
+    plot: PlotOpt = None, as_json: JsonOpt = False, verbose: VerboseOpt = False, **settings: Any,
 ) -> None:  # fmt: skip
     """Generation accuracy on the MCQA benchmarks: zero-shot, CoT and Medprompt side by side.
 
@@ -154,7 +163,7 @@ def medprompt_command(
     (--cot-db) as few-shot turns, --ensemble runs with shuffled options, majority vote."""
     call = _Call(
         recipe, data_dir, output_dir, plot, as_json, benchmark=benchmark, store=store, server=server,
-        served_model=served_model,
+        served_model=served_model, verbose=verbose,
     )  # fmt: skip
     _run("medprompt", MEDPROMPT_OPTIONS, models, call, settings)
 
@@ -164,12 +173,12 @@ def medprompt_command(
 def open_ended_command(
     models: Models, recipe: RecipeOpt = None, data_dir: DataDirOpt = None, server: ServerOpt = None,
     served_model: ServedOpt = None, judge: JudgeOpt = None, judge_server: JudgeServerOpt = None,
-    output_dir: OutputOpt = None, plot: PlotOpt = None, as_json: JsonOpt = False, **settings: Any,
+    output_dir: OutputOpt = None, plot: PlotOpt = None, as_json: JsonOpt = False, verbose: VerboseOpt = False, **settings: Any,
 ) -> None:  # fmt: skip
     """OpenMedQA answers (MedQA without options) judged against the reference by an LLM judge."""
     call = _Call(
         recipe, data_dir, output_dir, plot, as_json, server=server, served_model=served_model, judge=judge,
-        judge_server=judge_server,
+        judge_server=judge_server, verbose=verbose,
     )  # fmt: skip
     _run("openended", OPEN_ENDED_OPTIONS, models, call, settings)
 
@@ -180,7 +189,7 @@ def attack_command(
     models: Models, recipe: RecipeOpt = None, data_dir: DataDirOpt = None, benchmark: PromptSetOpt = None,
     server: ServerOpt = None, served_model: ServedOpt = None, judge: JudgeOpt = None,
     judge_server: JudgeServerOpt = None, output_dir: OutputOpt = None, plot: PlotOpt = None,
-    as_json: JsonOpt = False, **settings: Any,
+    as_json: JsonOpt = False, verbose: VerboseOpt = False, **settings: Any,
 ) -> None:  # fmt: skip
     """Attack success rate (ASR) per jailbreak style, judged by a guard model.
 
@@ -188,7 +197,7 @@ def attack_command(
     says safe / unsafe; keyword refusal is recorded beside it."""
     call = _Call(
         recipe, data_dir, output_dir, plot, as_json, benchmark=benchmark, server=server,
-        served_model=served_model, judge=judge, judge_server=judge_server,
+        served_model=served_model, judge=judge, judge_server=judge_server, verbose=verbose,
     )  # fmt: skip
     _run("attack", ATTACK_OPTIONS, models, call, settings)
 
@@ -238,13 +247,32 @@ def _run(
                 data["generative"]["generator"] = _backend(served, call.server, data["device"]).model_dump()
             one = validated(EvalSpec, data, options, _SOURCE)
             store = call.store or recipe_store
-            results[str(d)] = run_evals(d, one, [kind], folder, recipe_prompt, store, call.output_dir)
+            with _libraries_to_log(call.output_dir or d / "eval", d, call.verbose):
+                results[str(d)] = run_evals(d, one, [kind], folder, recipe_prompt, store, call.output_dir)
         _show(results, call)
         if len(dirs) > 1 or call.plot is not None:
             folders = [call.output_dir] if call.output_dir else dirs
             _print_comparison(folders, call.plot, table=len(dirs) > 1 and not call.as_json)
     except (FactoryError, ValueError) as exc:
         fail(exc)
+
+
+@contextmanager
+def _libraries_to_log(results: Path, model: Path, verbose: bool) -> Iterator[None]:
+    """One line per model evaluated; what lm-eval, transformers and vLLM print goes to ``results``/logs/
+    (named at the end), or to the terminal with ``verbose``."""
+    from factory.log import log_lines, third_party_to_log
+
+    log = results / "logs" / f"{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}-{os.getpid()}.log"
+    err.print(f"[dim]·[/dim] evaluating {model}", soft_wrap=True)
+    try:
+        with third_party_to_log(log, verbose=verbose):
+            yield
+    finally:
+        if lines := log_lines(log):
+            err.print(f"[dim]·[/dim] output of libraries ({lines} lines): {log}", soft_wrap=True)
+        else:
+            log.unlink(missing_ok=True)
 
 
 def _show(results: dict[str, dict[str, Any]], call: _Call) -> None:

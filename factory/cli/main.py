@@ -23,7 +23,9 @@ err = Console(stderr=True, highlight=False)
 SetOpt = Annotated[
     list[str] | None, typer.Option("--set", help="override a recipe value: a.b.c=VALUE (repeatable)")
 ]
-StoreOpt = Annotated[Path, typer.Option("--store", help="store folder holding versions and the stage cache")]
+StoreOpt = Annotated[
+    str, typer.Option("--store", help="store holding versions and the stage cache: a folder or an fsspec URL")
+]
 
 
 def _fail(exc: Exception) -> None:
@@ -36,7 +38,8 @@ def build(
     recipe: Annotated[Path, typer.Argument(help="recipe YAML file")],
     set_: SetOpt = None,
     store: Annotated[
-        Path | None, typer.Option("--store", help="store folder (default: the recipe's `store`)")
+        str | None,
+        typer.Option("--store", help="store folder or fsspec URL, e.g. s3://bucket/prefix (default: the recipe's)"),
     ] = None,
     executor: Annotated[
         str | None, typer.Option(help="local | ray (default: the recipe's executor, `auto`)")
@@ -55,10 +58,10 @@ def build(
 
     try:
         r = load_recipe(recipe, set_ or [])
+        target = Store(store or r.store, r.storage_options)  # a URL no fsspec protocol serves fails here
     except FactoryError as exc:
         _fail(exc)
         return
-    target = Store(store or r.store)
     log = target.root / "logs" / f"{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}-{r.name}-{os.getpid()}.log"
     failed: FactoryError | None = None
     done = False
@@ -78,7 +81,7 @@ def build(
         outs = ", ".join(f"{k}: {v['rows']} rows" for k, v in m["outputs"].items())
         summary = f"[bold]version {result.version_id}[/bold] ({outs}; {m['totals']['rows_dropped']} dropped)"
         err.print(summary, soft_wrap=True)
-    print(result.path)
+    print(result.location)
 
 
 def _name_the_log(log: Path, show: bool) -> None:
@@ -142,13 +145,22 @@ def schema() -> None:
     print()
 
 
-@app.command("ls")
-def ls_(store: StoreOpt = Path("store"), as_json: bool = typer.Option(False, "--json")) -> None:
-    """List the versions in a store."""
-    from factory.report.terminal import print_renderable, versions_table
+def _store(store: str) -> Any:
+    """The store named by ``--store`` (a folder or an fsspec URL; credentials from the environment)."""
     from factory.storage.store import Store
 
-    manifests = Store(store).manifests()
+    try:
+        return Store(store)
+    except FactoryError as exc:
+        _fail(exc)
+
+
+@app.command("ls")
+def ls_(store: StoreOpt = "store", as_json: bool = typer.Option(False, "--json")) -> None:
+    """List the versions in a store."""
+    from factory.report.terminal import print_renderable, versions_table
+
+    manifests = _store(store).manifests()
     if as_json:
         print(
             json.dumps(
@@ -163,12 +175,11 @@ def ls_(store: StoreOpt = Path("store"), as_json: bool = typer.Option(False, "--
         print_renderable(versions_table(manifests))
 
 
-def _version(store: Path, ref: str) -> tuple[Path, dict]:
-    """A version's folder and manifest; a missing or unknown version exits with the store's error."""
-    from factory.storage.store import Store
-
+def _version(store: str, ref: str) -> tuple[Path, dict]:
+    """A version's local folder (a remote one is copied into the mirror) and manifest; a missing or unknown
+    version exits with the store's error."""
     try:
-        path = Store(store).resolve(ref)
+        path = _store(store).resolve(ref)
         return path, json.loads((path / "manifest.json").read_text())
     except FactoryError as exc:
         _fail(exc)
@@ -178,7 +189,7 @@ def _version(store: Path, ref: str) -> tuple[Path, dict]:
 @app.command()
 def show(
     version: str,
-    store: StoreOpt = Path("store"),
+    store: StoreOpt = "store",
     as_json: bool = typer.Option(False, "--json", help="the whole manifest"),
 ) -> None:
     """Show a version: warnings, sources, the funnel per stage and source, mixture, stage highlights, outputs,
@@ -195,7 +206,7 @@ def show(
 @app.command()
 def report(
     version: str,
-    store: StoreOpt = Path("store"),
+    store: StoreOpt = "store",
     out: Annotated[Path | None, typer.Option("--out", help="write here instead of VERSION/report.html")] = None,
 ) -> None:
     """(Re)write a version's report.html (one offline HTML file with the funnel, drops, mixture, lengths and
@@ -210,18 +221,30 @@ def report(
 
 
 @app.command()
-def diff(a: str, b: str, store: StoreOpt = Path("store")) -> None:
+def diff(a: str, b: str, store: StoreOpt = "store") -> None:
     """Compare two versions: recipe changes, source data changes, the stage funnel, outputs."""
     from factory.report.terminal import diff_report, print_renderable
 
-    print_renderable(diff_report(_version(store, a)[1], _version(store, b)[1]))
+    print_renderable(diff_report(_manifest(store, a), _manifest(store, b)))
+
+
+def _manifest(store: str, ref: str) -> dict:
+    """A version's manifest (a version folder's, or the store's: no data is read)."""
+    if (Path(ref) / "manifest.json").is_file():
+        return json.loads((Path(ref) / "manifest.json").read_text())
+    target = _store(store)
+    try:
+        return target.manifest(target.version_id(ref))
+    except FactoryError as exc:
+        _fail(exc)
+        raise  # not reached: _fail exits
 
 
 @app.command()
 def push(
     version: str,
     repo: Annotated[str, typer.Option("--repo", help="ORG/NAME of the dataset repo")],
-    store: StoreOpt = Path("store"),
+    store: StoreOpt = "store",
     token_env: str = typer.Option("HF_TOKEN", help="environment variable holding the token"),
     private: bool = False,
     include_drops: bool = typer.Option(False, help="upload the drop log too"),
@@ -229,11 +252,10 @@ def push(
 ) -> None:
     """Upload a version to the Hugging Face Hub: Parquet per output and a dataset card."""
     from factory.publish.hub import push_version
-    from factory.storage.store import Store
 
     try:
         url = push_version(
-            Store(store).resolve(version),
+            _store(store).resolve(version),
             repo,
             token_env=token_env,
             private=private,
@@ -250,15 +272,14 @@ def push(
 def export(
     version: str,
     out_dir: Annotated[Path, typer.Argument(help="an empty or new folder")],
-    store: StoreOpt = Path("store"),
+    store: StoreOpt = "store",
     include_drops: bool = typer.Option(False, help="export the drop log too"),
 ) -> None:
     """Write the folder `push` would upload (Parquet per output, README.md card, manifest, recipe)."""
     from factory.publish.hub import export_version
-    from factory.storage.store import Store
 
     try:
-        path = export_version(Store(store).resolve(version), out_dir, include_drops=include_drops)
+        path = export_version(_store(store).resolve(version), out_dir, include_drops=include_drops)
     except FactoryError as exc:
         _fail(exc)
         return
@@ -267,15 +288,15 @@ def export(
 
 @app.command()
 def gc(
-    store: StoreOpt = Path("store"),
+    store: StoreOpt = "store",
     dry_run: bool = typer.Option(False, "--dry-run", help="list what would go, remove nothing"),
     gen_cache: bool = typer.Option(False, "--gen-cache", help="also remove the generation request cache"),
 ) -> None:
-    """Remove cache entries no version refers to (versions stay whole: they hold hard links)."""
-    from factory.storage.store import Store
+    """Remove cache entries (and, in a remote store, objects) no version refers to; versions stay whole."""
+    from factory.storage.gc import collect
 
     try:
-        report = Store(store).gc(dry_run=dry_run, gen_cache=gen_cache)
+        report = collect(_store(store), dry_run=dry_run, gen_cache=gen_cache)
     except FactoryError as exc:
         _fail(exc)
         return

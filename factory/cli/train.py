@@ -8,6 +8,8 @@ The last line of stdout is the final model folder (docs/TRAIN.md).
 
 from __future__ import annotations
 
+import os
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -16,6 +18,7 @@ import yaml
 
 from factory.cli.console import err, fail
 from factory.errors import FactoryError, RecipeError
+from factory.log import log_lines
 
 
 def _section(recipe: Any, config: Path | None) -> Any:
@@ -53,7 +56,9 @@ def train_command(
     config: Annotated[
         Path | None, typer.Option(help="YAML with the train section (instead of the recipe's)")
     ] = None,
-    store: Annotated[Path | None, typer.Option(help="store folder (default: the recipe's `store`)")] = None,
+    store: Annotated[
+        str | None, typer.Option(help="store folder or fsspec URL (default: the recipe's `store`)")
+    ] = None,
     output_dir: Annotated[Path | None, typer.Option(help="models folder (default: train.output_dir)")] = None,
     print_only: Annotated[
         bool, typer.Option("--print", help="print each step's command, run nothing")
@@ -62,8 +67,16 @@ def train_command(
         bool, typer.Option("--launch", help="multi-process: run the accelerate commands")
     ] = False,
     force: Annotated[bool, typer.Option(help="retrain steps that are already finished")] = False,
+    verbose: Annotated[
+        bool,
+        typer.Option(
+            "--verbose", "-v", help="libraries' warnings, logs and progress bars here, not in the log"
+        ),
+    ] = False,
 ) -> None:
-    """Train a model on a dataset version: SFT -> optional merge -> DPO stages (the recipe's `train:`)."""
+    """Train a model on a dataset version: SFT -> optional merge -> DPO stages (the recipe's `train:`). What
+    TRL, transformers and mergekit print goes to <output_dir>/logs/, named at the end; `--verbose` shows it here."""
+    from factory.log import Reporter, third_party_to_log
     from factory.pipeline.runner import build
     from factory.recipe import load_recipe
     from factory.storage.store import Store
@@ -73,21 +86,43 @@ def train_command(
     try:
         r = load_recipe(recipe, set_ or [])
         section = _section(r, config)
-        st = Store(store or r.store)
-        ref = version or str(build(r, st).path)
-        plan = make_plan(section, st, ref, output_dir, recipe_dir=r.base_dir)
-        mode = (
-            "print" if print_only else ("launch" if launch or section.launcher.distributed else "in_process")
-        )
-        if section.launcher.distributed and not launch and not print_only:
-            mode = "print"
-            err.print(
-                "[yellow]launcher.num_processes > 1: printing the commands (run them, or pass --launch)[/yellow]"
-            )
-        run_plan(
-            plan, mode=mode, force=force, echo=lambda line: err.print(line, markup=False, soft_wrap=True)
-        )
+        st = Store(store or r.store, r.storage_options)
     except FactoryError as exc:
         fail(exc)
+    stamp = f"{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}-{r.name}-{os.getpid()}"
+    log = Path(output_dir or section.output_dir) / "logs" / f"{stamp}.log"
+    failed: FactoryError | None = None
+    try:
+        with third_party_to_log(log, verbose=verbose) as console:
+            ref = version or build(r, st, reporter=Reporter(console)).version_id
+            plan = make_plan(section, st, ref, output_dir, recipe_dir=r.base_dir)
+            mode = _mode(section, print_only, launch, console)
+            run_plan(
+                plan,
+                mode=mode,
+                force=force,
+                echo=lambda line: console.print(line, markup=False, soft_wrap=True),
+            )
+    except FactoryError as exc:
+        failed = exc
+    finally:
+        if log_lines(log):
+            err.print(f"[dim]·[/dim] output of libraries ({log_lines(log)} lines): {log}", soft_wrap=True)
+        else:
+            log.unlink(missing_ok=True)
+    if failed is not None:
+        fail(failed)
     if mode != "print":
         print(plan.final)
+
+
+def _mode(section: Any, print_only: bool, launch: bool, console: Any) -> str:
+    """``print`` (the commands only), ``launch`` (run them) or ``in_process``."""
+    if print_only:
+        return "print"
+    if section.launcher.distributed and not launch:
+        console.print(
+            "[yellow]launcher.num_processes > 1: printing the commands (run them, or pass --launch)[/yellow]"
+        )
+        return "print"
+    return "launch" if launch or section.launcher.distributed else "in_process"

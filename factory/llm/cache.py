@@ -1,16 +1,21 @@
-"""The per-request generation cache: one SQLite file per model under ``<store>/gen_cache/``.
+"""The per-request generation cache: one SQLite file per model under ``<store>/gen_cache/`` (see the end).
 
 Answers are written as they arrive, in batches (``put_many``: one transaction per batch, a few hundred
 answers or a couple of seconds' worth), keyed by ``request_key`` (model id, rendered messages, sampling
-params with the seed, the structured-output guide), so a build killed halfway and started again resends
+params with the seed, the structured-output guide, the number of top logprobs asked), so a build killed halfway and started again resends
 only the requests that have no answer yet, and a changed recipe that asks the same questions pays nothing.
 
 SQLite in WAL mode: readers never block the writer, several builds on one store may write at once
 (``busy_timeout`` serialises their commits), so a ``kill -9`` loses at most the answers of the batch not
 yet written. ``synchronous=NORMAL`` survives a killed process (not a power cut, which costs only
-re-asking). Failed requests are never cached: a restart asks them again.
+re-asking). Failed requests are never cached: a restart asks them again. An answer's top logprobs (asked by
+requests with ``logprobs``) are kept beside it in a table of their own (``logprobs``), so the ``answers``
+table keeps the columns earlier versions of the factory read and write.
 
-Keep the store on a local disk or a filesystem with working POSIX locks (not NFS) for the cache.
+The files live in a local folder with working POSIX locks (not NFS): ``<store>/gen_cache/`` for a store on
+local disk; for a store on object storage (``s3://...``) the store's local mirror (``factory.storage.store``),
+whose files a build merges with ``<store URL>/gen_cache/`` when it starts and uploads, merged again, when it
+ends (a killed build's answers stay in the mirror, for the next build on that machine).
 """
 
 from __future__ import annotations
@@ -35,6 +40,10 @@ CREATE TABLE IF NOT EXISTS answers (
     finish_reasons TEXT NOT NULL,
     request TEXT,
     created REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS logprobs (
+    key TEXT PRIMARY KEY,
+    logprobs TEXT NOT NULL
 )
 """
 
@@ -44,6 +53,8 @@ def request_key(model_id: str, request: Request) -> str:
     key = {"model": model_id, "messages": request.messages, "sampling": request.sampling.model_dump()}
     if getattr(request, "guide", None) is not None:  # absent for free text: keys of earlier answers hold
         key["guide"] = request.guide.model_dump(exclude_none=True)
+    if getattr(request, "logprobs", None) is not None:  # likewise absent when none are asked
+        key["logprobs"] = request.logprobs
     return stable_hash(key, length=32)
 
 
@@ -66,7 +77,7 @@ class RequestCache:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA busy_timeout=60000")
-        self._db.execute(SCHEMA)
+        self._db.executescript(SCHEMA)
 
     def get_many(self, keys: list[str]) -> dict[str, Response]:
         """The cached answers among ``keys`` (missing keys are absent from the result)."""
@@ -77,11 +88,17 @@ class RequestCache:
         for start in range(0, len(unique), 900):
             part = unique[start : start + 900]
             marks = ",".join("?" * len(part))
-            for key, model, texts, reasons in self._db.execute(
-                f"SELECT key, model, texts, finish_reasons FROM answers WHERE key IN ({marks})", part
+            for key, model, texts, reasons, logprobs in self._db.execute(
+                "SELECT a.key, a.model, a.texts, a.finish_reasons, l.logprobs FROM answers a "
+                f"LEFT JOIN logprobs l ON l.key = a.key WHERE a.key IN ({marks})",
+                part,
             ):
                 found[key] = Response(
-                    texts=json.loads(texts), model=model, finish_reasons=json.loads(reasons), cached=True
+                    texts=json.loads(texts),
+                    model=model,
+                    finish_reasons=json.loads(reasons),
+                    cached=True,
+                    logprobs=_read_logprobs(logprobs),
                 )
         return found
 
@@ -97,28 +114,45 @@ class RequestCache:
             }
             if request.guide is not None:
                 body["guide"] = request.guide.model_dump(exclude_none=True)
+            if request.logprobs is not None:
+                body["logprobs"] = request.logprobs
             req = json.dumps(body, ensure_ascii=False)
         texts = json.dumps(response.texts, ensure_ascii=False)
         return (key, response.model, texts, json.dumps(response.finish_reasons), req, time.time())
 
     def put(self, key: str, response: Response, request: Request | None = None) -> bool:
         """Store one successful answer (its own transaction). False when the key was already there."""
-        cur = self._db.execute(
-            "INSERT OR IGNORE INTO answers VALUES (?, ?, ?, ?, ?, ?)", self._record(key, response, request)
-        )
-        return cur.rowcount == 1
+        return self.put_many([(key, response, request)]) == 1
 
     def put_many(self, items: list[tuple[str, Response, Request | None]]) -> int:
-        """Store successful answers in one transaction; how many were new."""
+        """Store successful answers (and their logprobs) in one transaction; how many answers were new."""
         records = [self._record(key, response, request) for key, response, request in items]
-        before = self._db.total_changes
+        logprobs = [
+            (key, json.dumps(response.logprobs, ensure_ascii=False))
+            for key, response, _ in items
+            if response.logprobs is not None
+        ]
         with self._db:  # BEGIN ... COMMIT (the connection is in autocommit mode otherwise)
             self._db.execute("BEGIN")
-            self._db.executemany("INSERT OR IGNORE INTO answers VALUES (?, ?, ?, ?, ?, ?)", records)
-        return self._db.total_changes - before
+            before = self._db.total_changes
+            self._db.executemany(
+                "INSERT OR IGNORE INTO answers (key, model, texts, finish_reasons, request, created) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                records,
+            )
+            new = self._db.total_changes - before
+            self._db.executemany("INSERT OR IGNORE INTO logprobs (key, logprobs) VALUES (?, ?)", logprobs)
+        return new
 
     def count(self) -> int:
         return self._db.execute("SELECT COUNT(*) FROM answers").fetchone()[0]
 
     def close(self) -> None:
         self._db.close()
+
+
+def _read_logprobs(text: str | None) -> list | None:
+    """Stored logprobs back as ``Response.logprobs`` (JSON lists -> ``(token, top)`` tuples)."""
+    if text is None:
+        return None
+    return [[(token, top) for token, top in completion] for completion in json.loads(text)]

@@ -309,4 +309,4 @@ def _with_seed(request: Request, attempt: int) -> Request:
     if attempt == 0:
         return request
     sampling = request.sampling.model_copy(update={"seed": request.sampling.seed + attempt})
-    return Request(request.row_id, request.messages, sampling, request.tag, request.guide)
+    return replace(request, sampling=sampling)

@@ -65,15 +65,22 @@ class GenerationStage(CustomStage):
         raise NotImplementedError
 
     def request(
-        self, row: dict[str, Any], messages: list[dict[str, str]], tag: str = "", guide: Guide | None = None
+        self,
+        row: dict[str, Any],
+        messages: list[dict[str, str]],
+        tag: str = "",
+        guide: Guide | None = None,
+        logprobs: int | None = None,
     ) -> Request:
         """A request for ``row`` with this stage's sampling (the base offsets the seed per attempt). A
-        ``guide`` the backend does not enforce is left out (free text; not in the request's cache key)."""
+        ``guide`` the backend does not enforce is left out (free text; not in the request's cache key).
+        ``logprobs``: top logprobs to return per generated token (``Response.logprobs``)."""
         if guide is not None and not self.backend.enforces(guide):
             guide = None
         return Request(
-            row_id=str(row.get("id")), messages=messages, sampling=self.sampling, tag=tag, guide=guide
-        )
+            row_id=str(row.get("id")), messages=messages, sampling=self.sampling, tag=tag, guide=guide,
+            logprobs=logprobs,
+        )  # fmt: skip
 
     def guided(self) -> bool:
         """Whether this stage's backend enforces structured outputs (a stage's parser still reads free text)."""

@@ -8,7 +8,10 @@ Backends (chosen per stage in the recipe, ``backend.kind``):
 - ``openai``: any OpenAI-compatible ``/v1/chat/completions`` server, or a pool of them.
 
 A request may carry a ``Guide`` (JSON schema, regex or choices) that backends enforce as structured
-output. Answers are cached per request under ``<store>/gen_cache/`` (``factory.llm.cache``), in batches.
+output, and ask for the top ``logprobs`` of each generated token (vLLM ``SamplingParams(logprobs=k)``, OpenAI
+``logprobs: true, top_logprobs: k``): the ``Response`` then carries them per completion (``Logprobs``; read
+with ``factory.llm.logprobs``). Answers are cached per request under ``<store>/gen_cache/``
+(``factory.llm.cache``), in batches, their logprobs with them.
 """
 
 from __future__ import annotations
@@ -174,26 +177,37 @@ class Guide(BaseModel):
         return self
 
 
+# One generated token: the sampled token's text and {text: logprob} of the top tokens at its position (the
+# sampled one included; impossible tokens left out). One completion: a list of them, in order.
+TokenLogprobs = tuple[str, dict[str, float]]
+Logprobs = list[TokenLogprobs]
+
+
 @dataclass
 class Request:
-    """One chat completion to make for one row (``guide``: an optional structured-output constraint)."""
+    """One chat completion to make for one row (``guide``: an optional structured-output constraint;
+    ``logprobs``: how many top logprobs to return per generated token, None for none; both are part of the
+    request's cache key when set)."""
 
     row_id: str
     messages: list[dict[str, str]]
     sampling: SamplingConfig
     tag: str = ""
     guide: Guide | None = None
+    logprobs: int | None = None
 
 
 @dataclass
 class Response:
-    """The answer(s) to one request (``n`` texts), or ``error`` when the backend gave up on it."""
+    """The answer(s) to one request (``n`` texts), or ``error`` when the backend gave up on it. ``logprobs``:
+    one ``Logprobs`` per text when the request asked for them and the backend returned them, else None."""
 
     texts: list[str]
     model: str
     finish_reasons: list[str]
     error: str | None = None
     cached: bool = False
+    logprobs: list[Logprobs] | None = None
 
     @property
     def first_text(self) -> str:

@@ -71,6 +71,8 @@ MEANINGS: dict[str, str] = {
     "complexity": "the scorer's complexity score of the instruction (Deita, 1-6)",
     "quality": "the scorer's quality score of the answer (Deita, 1-6)",
     "score_model": "the model that gave the complexity and quality scores",
+    "score_method": "how those scores were read: logprobs (Deita's expected score over the score tokens' "
+    "probabilities), sampled (the integer the model wrote: its backend returned no logprobs), or mixed",
     "quality_score": "the quality classifier's probability that the row is high quality (0-1)",
     "request": "the harmful request a red-team prompt wraps",
 }

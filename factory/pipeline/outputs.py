@@ -8,14 +8,13 @@ of each output and split and, per output, the rows that fill each column the out
 rows no output takes (reason ``no_output``). From the counts the driver decides each output's columns
 (``factory.pipeline.output_schema``: the same for every file of the output) and cuts each split into files of
 ``shard_rows`` rows in pipeline order; ``write_file`` (one per file) writes ``<output>/part-NNNNN.parquet``
-(train) or ``<output>/test-NNNNN.parquet`` from the slices of the shards it covers. The version folder is then
-made of hard links to those files and to every step's drop files: no row is copied on the driver.
+(train) or ``<output>/test-NNNNN.parquet`` from the slices of the shards it covers (on a remote store the
+worker uploads it). The version then refers to those files and to every step's drop files
+(``factory.pipeline.version``): no row is copied on the driver.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +26,7 @@ import xxhash
 from factory.columns import array
 from factory.pipeline.output_schema import CONTRACT, candidates
 from factory.pipeline.tasks import schema_of
+from factory.report.lengths import Hist, count_words, length_plan, merge
 from factory.stage import DROP, DROP_DETAIL
 from factory.storage.shards import KEEP_CODEC, DropSink, ParquetSink, Shard, file_info, read_shard
 
@@ -186,34 +186,33 @@ def write_file(
     spec: dict[str, Any], name: str, split: str, number: int, parts: list[tuple[dict[str, Any], int, int]]
 ) -> dict:
     """Phase 2: ``<name>/<part|test>-<number>.parquet`` from rows ``first:last`` of the split's rows of each
-    shard, with the columns the driver chose for the output (``spec['outputs'][name]['write']``)."""
+    shard, with the columns the driver chose for the output (``spec['outputs'][name]['write']``); with the
+    file's description, the words per row of its rows (``lengths``: a histogram per series, for the report;
+    None for an output that has none, see ``factory.report.lengths``)."""
     schema = schema_of(spec)
     cols = spec["outputs"][name]["write"]
     out = Path(spec["out"])
     sink = ParquetSink(
         out / name / file_name(split, number), pa.schema([schema.field(c) for c in cols]), KEEP_CODEC
     )
+    plan = length_plan(cols)
+    lengths: list[dict[str, Hist]] = []
     for shard_json, first, last in parts:
         seen = 0
         for table, _ in read_shard(spec["root"], Shard.from_json(shard_json)):
             taken = table.filter(pa.array(split_masks(table, spec["outputs"])[(name, split)]))
             lo, hi = max(first - seen, 0), min(last - seen, taken.num_rows)
             if lo < hi:
-                sink.write(taken.slice(lo, hi - lo).select(cols))
+                part = taken.slice(lo, hi - lo).select(cols)
+                sink.write(part)
+                if plan is not None:
+                    lengths.append(count_words([part], plan))
             seen += taken.num_rows
             if seen >= last:
                 break
     sink.close(empty_ok=True)
-    return {"name": name, "split": split, "file": file_info(sink.path, sink.rows, relative_to=out)}
-
-
-def place(src: Path, dst: Path) -> None:
-    """``dst`` as a hard link to ``src`` (a copy where the file system has no hard links)."""
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        os.link(src, dst)
-    except OSError:
-        shutil.copyfile(src, dst)
+    info = file_info(sink.path, sink.rows, relative_to=out)
+    return {"name": name, "split": split, "file": info, "lengths": None if plan is None else merge(lengths)}
 
 
 def empty_file(path: Path, schema: pa.Schema) -> dict[str, Any]:

@@ -8,7 +8,8 @@
    key of its type, params, code version and its upstream key, so an unchanged stage is read from the cache
    and a changed one reruns with everything after it.
 4. Route the final rows to the outputs (tasks again, cached too) and make the version folder from hard links
-   to the output and drop files, plus the manifest.
+   to the output and drop files, plus the manifest (on a remote store: the manifest names the objects, and
+   is written last; see ``factory.storage.store``).
 
 Accounting is checked at every step: rows in = rows out + rows dropped, and every dropped row is in the
 drop log with ``id``, ``source``, ``stage``, ``reason`` (and ``shard``/``pos``, where it was read).
@@ -37,18 +38,24 @@ from factory.pipeline.steps import LAYOUT, StepResult, StepWriter, read_entry, r
 from factory.pipeline.version import link_artifacts, outputs_step, write_version
 from factory.recipe import RecipeBase, check_plan, recipe_line
 from factory.stage import Stage
+from factory.storage.gc import Lease
+from factory.storage.remote import pull_sqlite, push_sqlite
 from factory.storage.shards import Shard
-from factory.storage.store import Store
+from factory.storage.store import Store, publish_version
 
 __all__ = ["BuildResult", "build", "read_output", "version_id"]
 
 
 @dataclass
 class BuildResult:
+    """``path``: the version's local folder (remote store: the mirror's copy, absent after a reuse until
+    ``Store.local_version``); ``location``: where the version is, as users name it (a URL remotely)."""
+
     version_id: str
     path: Path
     manifest: dict[str, Any]
     reused: bool
+    location: str = ""
 
 
 def version_id(
@@ -131,11 +138,19 @@ def build(
     """Build ``recipe`` into a version folder of ``store`` (default: the recipe's ``store``), with its
     ``report.html`` unless ``html_report`` is false; warnings (empty sources, stages dropping everything, the
     stages' own) go to the reporter's console and into the manifest. LLM engines the generation stages kept
-    warm for each other are closed at the end."""
-    try:
-        return _build(recipe, store, executor, reporter, html_report)
-    finally:
-        _close_engines()
+    warm for each other are closed at the end. On a remote store the build holds a lease (``gc`` waits) and
+    merges the generation request caches with the store's at the start and the end."""
+    store = store or Store(recipe.store, recipe.storage_options)
+    started = time.time()
+    with Lease(store), store.object_cache():
+        if store.remote:
+            pull_sqlite(store.remote, "gen_cache", store.root / "gen_cache")
+        try:
+            return _build(recipe, store, executor, reporter, html_report)
+        finally:
+            _close_engines()
+            if store.remote:
+                push_sqlite(store.remote, "gen_cache", store.root / "gen_cache", since=started)
 
 
 def _close_engines() -> None:
@@ -182,7 +197,7 @@ class _Run:
 
 def _build(
     recipe: RecipeBase,
-    store: Store | None,
+    store: Store,
     executor: str | None,
     reporter: Reporter | None,
     html_report: bool,
@@ -191,7 +206,6 @@ def _build(
     from factory.sources import fingerprint_source
 
     reporter = reporter or Reporter()
-    store = store or Store(recipe.store)
     store.clean_stale_tmp()
     started = time.perf_counter()
     schemas = check_plan(recipe)
@@ -203,11 +217,11 @@ def _build(
     stage_inputs = _stage_inputs(recipe)
     vid = version_id(recipe, fingerprints, stage_inputs)
     final = store.version_path(vid)
-    if (final / "manifest.json").exists():
+    if (manifest := store.manifest(vid)) is not None:
         reporter.note(f"version {vid} already built: nothing to do")
-        manifest = json.loads((final / "manifest.json").read_text())
-        print_warnings(manifest.get("warnings") or collect_warnings(manifest, final), reporter.console)
-        return BuildResult(vid, final, manifest, reused=True)
+        warnings = manifest["warnings"] if "warnings" in manifest else collect_warnings(manifest, final)
+        print_warnings(warnings, reporter.console)
+        return BuildResult(vid, final, manifest, True, store.where(f"versions/{vid}"))
 
     estimate = sum(estimate_rows(s, fingerprints[s.name], recipe.data_path) for s in recipe.sources)
     exec_kind = executor or choose_executor(recipe.executor.kind, estimate, recipe.executor.ray_min_rows)
@@ -223,9 +237,10 @@ def _build(
     steps += stage_steps
     outputs = outputs_step(store, recipe, upstream_key, shards, schemas[-1], run.executor)
     tmp = store.new_tmp(f"version-{vid}")
-    written = write_version(store, tmp, outputs, steps, schemas[-1], recipe)
+    written = write_version(store, tmp, outputs, steps, schemas[-1], recipe, vid)
     for entry in stage_entries:
-        entry["artifacts"] = link_artifacts(artifact_dirs.get(entry["name"]), tmp, entry["name"])
+        folder, objects = artifact_dirs.get(entry["name"], (None, None))
+        entry["artifacts"] = link_artifacts(folder, tmp, entry["name"], objects)
     manifest = _manifest(run, vid, source_entries, stage_entries, written, outputs, started)
     return _publish(run, vid, tmp, manifest, html_report)
 
@@ -255,12 +270,13 @@ def _load_sources(run: _Run, fingerprints: dict[str, dict[str, Any]]) -> tuple[l
 
 def _run_stages(
     run: _Run, schemas: list[pa.Schema], stage_inputs: list[Any], shards: list[Shard], upstream_key: str
-) -> tuple[list[dict[str, Any]], dict[str, Path], list[StepResult]]:
+) -> tuple[list[dict[str, Any]], dict[str, tuple[Path, str | None]], list[StepResult]]:
     """Every stage in order, each from the cache when its key (type, params, code, inputs, upstream) is there;
-    the manifest's stage entries, the stages' artifact folders, the stage steps."""
+    the manifest's stage entries, the stages' artifact folders (local, and their prefix in a remote store),
+    the stage steps."""
     store, recipe = run.store, run.recipe
     entries, steps = [], []
-    artifact_dirs: dict[str, Path] = {}
+    artifact_dirs: dict[str, tuple[Path, str | None]] = {}
     for i, stage in enumerate(recipe.stages):  # type: ignore[attr-defined]
         key = stable_hash(
             {
@@ -278,7 +294,7 @@ def _run_stages(
             runtime = {
                 "data_dir": str(recipe.data_path),
                 "store_dir": str(store.root),
-                "artifacts": {name: str(artifact_dirs[name]) for name in stage.artifact_inputs()},
+                "artifacts": {name: str(artifact_dirs[name][0]) for name in stage.artifact_inputs()},
             }
             step = run_stage(
                 store, stage, key, shards, schemas[i + 1], run.executor(), runtime, recipe.drop_log.keep_rows
@@ -296,8 +312,9 @@ def _run_stages(
             }
         )
         shards = step.shards
-        if (store.cache_path(key) / "artifacts").is_dir():
-            artifact_dirs[stage.stage_name] = store.cache_path(key) / "artifacts"
+        if (folder := store.entry_artifacts(key, step.extra)) is not None:
+            objects = f"{step.extra['entry']}/artifacts" if store.remote else None
+            artifact_dirs[stage.stage_name] = (folder, objects)
         upstream_key = key
     return entries, artifact_dirs, steps
 
@@ -337,27 +354,27 @@ def _manifest(
             "rows_dropped": written["drop_log"]["rows"],
             "wall_s": round(time.perf_counter() - started, 3),
         },
-        "recipe": recipe.model_dump(mode="json"),
+        "recipe": recipe.model_dump(mode="json", exclude={"storage_options"}),  # may hold credentials
     }
 
 
 def _publish(run: _Run, vid: str, tmp: Path, manifest: dict[str, Any], html_report: bool) -> BuildResult:
-    """Warnings, manifest, recipe and report into ``tmp``, then ``tmp`` renamed into the version folder."""
+    """Warnings, manifest, recipe and report into ``tmp``, then the version published (``publish_version``)."""
     from factory.report.terminal import collect_warnings, print_warnings, write_report
 
     manifest["warnings"] = collect_warnings(manifest, tmp)
     (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1, ensure_ascii=False))
     (tmp / "recipe.yaml").write_text(
-        yaml.safe_dump(run.recipe.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
+        yaml.safe_dump(manifest["recipe"], sort_keys=False, allow_unicode=True)
     )
     if html_report:
         write_report(tmp, manifest)  # published with the version, atomically
     print_warnings(manifest["warnings"], run.reporter.console)
     final = run.store.version_path(vid)
-    if not run.store.publish(tmp, final):
+    if not publish_version(run.store, tmp, vid):
         run.reporter.note(f"version {vid} was finished by a concurrent build; using it")
         manifest = json.loads((final / "manifest.json").read_text())
-    return BuildResult(vid, final, manifest, reused=False)
+    return BuildResult(vid, final, manifest, False, run.store.where(f"versions/{vid}"))
 
 
 def read_output(version_path: Path, name: str) -> pa.Table:

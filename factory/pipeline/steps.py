@@ -4,15 +4,18 @@ The driver plans the tasks, runs them on the executor and gathers what they retu
 it never holds rows, except the keys of a ``GlobalStage`` that decides on the driver and the outputs of a
 ``CustomStage`` (generation), which are small. A cache entry ``cache/<key>/`` holds ``shards.json`` (the
 step's output shards and drop files), ``stats.json`` (counts, wall time, report), and the files the step
-wrote: ``data/<shard>.parquet`` (not for a filter), ``drops/<shard>.parquet``, ``artifacts/``. It is written
-in ``tmp/`` and renamed into place whole.
+wrote: ``data/<shard>.parquet`` (not for a filter), ``drops/<shard>.parquet``, ``artifacts/``. Locally it is
+written in ``tmp/`` and renamed into place whole. On a remote store the files live under
+``cache/<key>/<attempt>/`` (``StepWriter.entry``): tasks write them in a local folder and each worker uploads
+the files its task's result names before returning (``remote_task``); the driver writes the index last.
 """
 
 from __future__ import annotations
 
-import json
+import functools
 import shutil
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -54,11 +57,10 @@ class StepResult:
 
 
 def read_entry(store: Store, key: str) -> StepResult | None:
-    stats = store.cached_stats(key)
-    index = store.cache_path(key) / "shards.json"
-    if stats is None or not index.exists():
+    data = store.read_json(f"cache/{key}/shards.json")
+    stats = store.cached_stats(key) if data is not None else None
+    if data is None or stats is None:
         return None
-    data = json.loads(index.read_text())
     shards = [Shard.from_json(s) for s in data.pop("shards")]
     return StepResult(key, stats, shards, data.pop("drop_files"), True, data)
 
@@ -71,7 +73,8 @@ class StepWriter:
     def __init__(self, store: Store, key: str, label: str, name: str):
         self.store, self.key, self.name = store, key, name
         self.tmp = store.new_tmp(label)
-        self.entry = f"cache/{key}"
+        # remote: a prefix only this build writes (object storage has no rename; the index names it)
+        self.entry = f"cache/{key}/a{uuid.uuid4().hex[:12]}" if store.remote else f"cache/{key}"
         self.shards: list[Shard] = []
         self.drop_files: list[dict[str, Any]] = []
         self.dropped: Counter[str] = Counter()
@@ -81,14 +84,17 @@ class StepWriter:
         self.start = time.perf_counter()
 
     def spec(self, keep_rows: bool, **extra: Any) -> dict[str, Any]:
-        return {"root": str(self.store.root), "out": str(self.tmp), "entry": self.entry, "stage": self.name,
+        return {"root": self.store.location, "out": str(self.tmp), "entry": self.entry, "stage": self.name,
                 "keep_rows": keep_rows, **extra}  # fmt: skip
 
     def run(
         self, executor: Any, fn: Callable, calls: list[tuple], resources: Resources | None = None,
         stateful: bool = False,
     ) -> list[Any]:  # fmt: skip
-        """``executor.run`` of the step's tasks, counting their ``cpu_s`` and merging their ``figures``."""
+        """``executor.run`` of the step's tasks, counting their ``cpu_s`` and merging their ``figures``; on a
+        remote store each task uploads its files (``remote_task``)."""
+        if self.store.remote is not None:
+            fn = functools.partial(remote_task, fn)
         out = executor.run(fn, calls, resources, stateful)
         for result in out:
             if isinstance(result, dict):
@@ -119,15 +125,40 @@ class StepWriter:
         }
         if stats["rows_in"] != stats["rows_out"] + sum(self.dropped.values()):
             raise StageError(f"step '{self.name}' lost rows: {stats}")
-        index = {
-            "shards": [s.to_json() for s in self.shards],
-            "drop_files": self.drop_files,
-            **(extra_index or {}),
-        }
-        (self.tmp / "shards.json").write_text(json.dumps(index, indent=1))
-        (self.tmp / "stats.json").write_text(json.dumps(stats, indent=1, sort_keys=True))
-        self.store.publish(self.tmp, self.store.cache_path(self.key))
-        return StepResult(self.key, stats, self.shards, self.drop_files, False, extra_index or {})
+        extra = dict(extra_index or {})
+        if self.store.remote is not None:  # where the entry's files are, and its artifacts (to fetch them)
+            arts = self.tmp / "artifacts"
+            extra["entry"] = self.entry
+            extra["artifacts"] = sorted(p.relative_to(arts).as_posix() for p in arts.rglob("*") if p.is_file())
+        index = {"shards": [s.to_json() for s in self.shards], "drop_files": self.drop_files, **extra}
+        self.store.publish_entry(self.tmp, self.key, self.entry, index, stats)
+        return StepResult(self.key, stats, self.shards, self.drop_files, False, extra)
+
+
+def task_files(spec: dict[str, Any], result: dict[str, Any]) -> list[str]:
+    """The files a task wrote, relative to its ``out`` folder: those its result names (what ``StepWriter.add``
+    reads: ``shard``/``shards`` under the step's entry, ``drop_file``/``drop_files``, an output ``file``)."""
+    prefix = f"{spec['entry']}/"
+    shards = result.get("shards") or ([result["shard"]] if result.get("shard") else [])
+    named = [p for s in shards for p in [s["file"], *s["drops"]]]
+    out = [p.removeprefix(prefix) for p in named if p.startswith(prefix)]
+    infos = [result.get("drop_file"), *result.get("drop_files", []), result.get("file")]
+    out += [info["path"] for info in infos if isinstance(info, dict) and "path" in info]
+    return list(dict.fromkeys(out))
+
+
+def remote_task(fn: Callable, spec: dict[str, Any], *args: Any) -> Any:
+    """``fn(spec, *args)`` on a worker, then its files uploaded to the remote store by this worker (under the
+    step's entry; the local copies go): the driver never handles rows."""
+    result = fn(spec, *args)
+    if isinstance(result, dict) and "entry" in spec and "out" in spec:
+        out = Path(spec["out"])
+        pairs = [(out / rel, f"{spec['entry']}/{rel}") for rel in task_files(spec, result)]
+        pairs = [(local, rel) for local, rel in pairs if local.is_file()]
+        spec["root"].put_many(pairs)
+        for local, rel in pairs:
+            spec["root"].keep(local, rel)
+    return result
 
 
 class StepExecutor:
@@ -230,10 +261,14 @@ def _materialise(store: Store, shards: list[Shard], folder: Path) -> list[Path]:
     """Parquet files holding exactly the live rows of ``shards`` (their own files where nothing was dropped)."""
     files = []
     for shard in shards:
-        if not shard.drops:
+        if not shard.drops and store.remote is None:
             files.append(Path(store.root) / shard.file)
             continue
-        table = read_all(store.root, [shard])
+        if not shard.drops:
+            store.place_many([(shard.file, folder / f"{shard.name}.parquet")])
+            files.append(folder / f"{shard.name}.parquet")
+            continue
+        table = read_all(store.location, [shard])
         if table is not None:
             folder.mkdir(parents=True, exist_ok=True)
             pq.write_table(table, folder / f"{shard.name}.parquet")

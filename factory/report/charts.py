@@ -4,7 +4,7 @@ inline SVG strings: crisp at any zoom, one self-contained HTML file, nothing fet
 A chart is a spec dict, the stages' ``charts`` convention (``title``, ``kind``, ``data``, ``xlabel``,
 ``ylabel``) with ``kind`` one of ``bar`` ({label: number}), ``hist`` ([numbers]), ``grouped_bar`` ({group:
 {label: number}}), plus three kinds the report itself uses: ``stacked_bar`` ({bar: {segment: number}}, one
-horizontal bar per key; with ``share: true`` each bar in shares of its total), ``hists`` ({series: [numbers]}, overlaid histograms on a log axis) and ``funnel``
+horizontal bar per key; with ``share: true`` each bar in shares of its total), ``hists`` ({series: [[value, rows], ...]}, overlaid histograms on a log axis) and ``funnel``
 ({step: rows left}, each step's count and drop written beside its bar; a log axis when the counts span more
 than a factor of 10).
 
@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from factory.report.facts import chart_problem
+from factory.report.lengths import percentiles
 
 INTERNAL_KINDS = ("stacked_bar", "hists", "funnel")
 PALETTE = [  # qualitative: the first ten as before, ten more of other hues and values
@@ -173,20 +174,25 @@ def _hist(ax, values: list[float]) -> None:
     _legend_on_top(ax)
 
 
-def _hists(ax, data: dict[str, list[float]]) -> None:
-    """Overlaid histograms on log-spaced bins (lengths are long-tailed); 0 is drawn in the first bin."""
-    arrays = {k: np.clip(np.asarray(v, dtype=float), 1, None) for k, v in data.items() if len(v)}
+def _hists(ax, data: dict[str, list[list[float]]]) -> None:
+    """Overlaid histograms on log-spaced bins (lengths are long-tailed) of ``{series: [[value, rows], ...]}``
+    (values sorted); 0 is drawn in the first bin."""
+    arrays = {
+        k: (np.clip(np.asarray([x for x, _ in v], dtype=float), 1, None), np.asarray([n for _, n in v]))
+        for k, v in data.items()
+        if len(v)
+    }
     if not arrays:
         ax.text(0.5, 0.5, "no rows", ha="center", va="center", transform=ax.transAxes, color="#777777")
         return
-    low = min(float(a.min()) for a in arrays.values())
-    top = max(float(a.max()) for a in arrays.values())
+    low = min(float(a.min()) for a, _ in arrays.values())
+    top = max(float(a.max()) for a, _ in arrays.values())
     bins = np.geomspace(low * 0.95, max(top, low * 2) * 1.05, 40)
-    for i, (name, arr) in enumerate(arrays.items()):
+    for i, (name, (arr, rows)) in enumerate(arrays.items()):
         color = series_style(i)["color"]
-        label = f"{name} (median {np.median(arr):,.0f})"
-        ax.hist(arr, bins=bins, histtype="stepfilled", alpha=0.3, color=color, label=label)
-        ax.hist(arr, bins=bins, histtype="step", color=color, linewidth=1.2)
+        label = f"{name} (median {percentiles(arr, rows, [50])[0]:,.0f})"
+        ax.hist(arr, bins=bins, weights=rows, histtype="stepfilled", alpha=0.3, color=color, label=label)
+        ax.hist(arr, bins=bins, weights=rows, histtype="step", color=color, linewidth=1.2)
     ax.set_xscale("log")
     _plain_log_labels(ax.xaxis, top / low)
     _integer_counts(ax.yaxis)

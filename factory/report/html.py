@@ -1,6 +1,6 @@
 """``report.html`` of a version: one static file (inline CSS and SVG charts, no script or font fetched) that a
 person reads after a build: header, warnings, funnel per stage and per source, drop reasons with examples,
-the mixture against its target, output lengths, every stage's figures and declared charts, files, recipe.
+decontamination (the tiers' and the judge's drops apart, with their evidence), the mixture against its target, output lengths, every stage's figures and declared charts, files, recipe.
 
 The page is a Jinja2 template (``report.html.j2``, autoescaped) filled with ``Section`` objects; callers add
 their own (e.g. evaluation results of models trained on the version) through ``extra_sections``.
@@ -15,6 +15,8 @@ from markupsafe import escape
 
 from factory.report import facts as facts
 from factory.report import outputs as outs
+from factory.report.decontam import decontamination_sections
+from factory.report.lengths import length_stats
 from factory.report.sections import Section, Table, mixture_section, stage_sections
 
 __all__ = ["Section", "Table", "render_report", "write_report"]
@@ -29,6 +31,7 @@ def overview_sections(version_dir: Path, manifest: dict[str, Any]) -> list[Secti
         _sources_section(manifest),
         _funnel_section(manifest, funnel),
         _drops_section(version_dir, manifest),
+        *decontamination_sections(manifest),
         mixture_section(manifest, funnel),
         _length_section(version_dir, manifest),
         _samples_section(version_dir, manifest),
@@ -163,7 +166,7 @@ def _length_section(version_dir: Path, m: dict[str, Any]) -> Section:
     rows, charts = [], []
     for name, o in outs.output_lengths(version_dir, m).items():
         for series, values in o["series"].items():
-            st = outs.length_stats(values)
+            st = length_stats(values)
             rows.append(
                 [name, series, st["n"], round(st["mean"], 1), st["p50"], st["p90"], st["p99"], st["max"]]
             )
@@ -175,7 +178,7 @@ def _length_section(version_dir: Path, m: dict[str, Any]) -> Section:
                     {
                         "title": f"{name}: words per row{note}",
                         "kind": "hists",
-                        "data": {k: v.tolist() for k, v in o["series"].items()},
+                        "data": o["series"],
                         "xlabel": "words (log scale)",
                     },
                 )

@@ -1,18 +1,19 @@
-"""What a version's outputs hold, read from their Parquet files for the reports: words per row by part of the
-conversation (user / assistant turns; prompt / chosen / rejected) and a few sample rows per output, one per
-source, so a reader sees real rows (e.g. a verified CoT answer) next to the figures."""
+"""What a version's outputs hold, for the reports: words per row by part of the conversation (user / assistant
+turns; prompt / chosen / rejected; histograms the build counted, ``factory.report.lengths``) and a few sample
+rows per output, one per source, read from their Parquet files, so a reader sees real rows (e.g. a verified CoT
+answer) next to the figures."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from factory.report.facts import output_files
+from factory.report.lengths import count_words, length_plan
 
 LENGTH_SAMPLE_ROWS = 100_000  # length distributions read at most about this many rows per output
 SAMPLES_PER_OUTPUT = 4
@@ -41,62 +42,28 @@ def _sample_table(files: list[Path], columns: list[str], max_rows: int) -> tuple
     return pa.concat_tables(tables), total
 
 
-def _words_by_row(turns: pa.ChunkedArray, roles: tuple[str, ...] | None) -> np.ndarray:
-    """Words (whitespace-separated) per row in a list<struct<role, content>> column, over turns of ``roles``
-    (all but system when None)."""
-    arr = turns.combine_chunks()
-    n = len(arr)
-    flat = pc.list_flatten(arr)
-    if len(flat) == 0:
-        return np.zeros(n)
-    parents = pc.list_parent_indices(arr).to_numpy()
-    role = pc.struct_field(flat, "role")
-    words = pc.list_value_length(pc.utf8_split_whitespace(pc.struct_field(flat, "content")))
-    words = pc.fill_null(words, 0).to_numpy(zero_copy_only=False)
-    mask = pc.is_in(role, pa.array(list(roles))) if roles else pc.not_equal(role, "system")
-    mask = pc.fill_null(mask, False).to_numpy(zero_copy_only=False)
-    return np.bincount(parents[mask], weights=words[mask], minlength=n)
-
-
 def output_lengths(
     version_dir: Path, manifest: dict[str, Any], max_rows: int = LENGTH_SAMPLE_ROWS
 ) -> dict[str, dict]:
-    """Per output: ``{"rows": all rows, "sampled": rows measured, "series": {name: words per row}}``; series
-    are user/assistant turns of ``messages`` outputs and prompt/chosen/rejected of preference outputs."""
+    """Per output: ``{"rows": all rows, "sampled": rows measured, "series": {name: histogram of words per
+    row}}`` (``factory.report.lengths``); series are user/assistant turns of ``messages`` outputs and
+    prompt/chosen/rejected of preference outputs. The histograms the build's tasks counted over every row
+    (the manifest's ``lengths``) when the manifest has them; else (a version built before they were counted)
+    counted here on about ``max_rows`` rows of the files."""
     out = {}
-    for name in manifest.get("outputs", {}):
-        files = output_files(version_dir, manifest, name)
-        if not files:
+    for name, entry in manifest.get("outputs", {}).items():
+        if "lengths" in entry:
+            series = entry["lengths"]
+            out[name] = {"rows": entry["rows"], "sampled": entry["rows"] if series else 0, "series": series}
             continue
-        cols = set(pq.ParquetFile(files[0]).schema_arrow.names)
-        if "messages" in cols:
-            plan = {"user turns": ("messages", ("user",)), "assistant turns": ("messages", ("assistant",))}
-        elif {"chosen", "rejected"} <= cols:
-            plan = {
-                "prompt": ("prompt", None),
-                "chosen": ("chosen", ("assistant",)),
-                "rejected": ("rejected", ("assistant",)),
-            }
-        else:
+        files = output_files(version_dir, manifest, name)
+        plan = length_plan(pq.ParquetFile(files[0]).schema_arrow.names) if files else None
+        if plan is None:
             continue
         table, total = _sample_table(files, sorted({c for c, _ in plan.values()}), max_rows)
-        series = {} if table is None else {k: _words_by_row(table.column(c), r) for k, (c, r) in plan.items()}
+        series = {} if table is None else count_words([table], plan)
         out[name] = {"rows": total, "sampled": 0 if table is None else table.num_rows, "series": series}
     return out
-
-
-def length_stats(values: np.ndarray) -> dict[str, float]:
-    if len(values) == 0:
-        return {"n": 0, "mean": 0, "p50": 0, "p90": 0, "p99": 0, "max": 0}
-    p50, p90, p99 = np.percentile(values, [50, 90, 99])
-    return {
-        "n": len(values),
-        "mean": float(values.mean()),
-        "p50": float(p50),
-        "p90": float(p90),
-        "p99": float(p99),
-        "max": float(values.max()),
-    }
 
 
 def output_samples(version_dir: Path, manifest: dict[str, Any], per_output: int = SAMPLES_PER_OUTPUT) -> dict:

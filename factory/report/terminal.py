@@ -15,6 +15,7 @@ from rich.text import Text
 from factory.report import facts
 from factory.report import outputs as outs
 from factory.report.facts import collect_warnings
+from factory.report.lengths import length_stats
 
 __all__ = [
     "collect_warnings",
@@ -262,7 +263,7 @@ def _lengths(m: dict[str, Any], version_dir: Path) -> Table:
     table = _table("lengths (words per row)", ["output", "part", "rows", "median", "p90", "p99", "max"])
     for name, o in outs.output_lengths(version_dir, m).items():
         for part, values in o["series"].items():
-            st = outs.length_stats(values)
+            st = length_stats(values)
             _row(table, name, part, str(st["n"]), *(f"{st[k]:.0f}" for k in ("p50", "p90", "p99", "max")))
     return table
 

@@ -13,43 +13,51 @@ id of a good row, so fixing a bad line leaves the other ids as they were.
 Loading runs as tasks (``load_task``), one per file of a source, each writing its rows in shards of
 ``CHUNK_ROWS`` (``<source>-<file>-<chunk>``) and its drops; a source with ``limit`` (counted across its files)
 or from the Hub is one task. Ids are made unique per file: ids of different files differ by their file key.
+A JSONL or Parquet file whose adapter has a ``ColumnMap`` is parsed and adapted whole on Arrow
+(``factory.sources.columnar``), else (or when that path declines the file) record by record; both give the
+same rows and cut the same shards (``factory.sources.sink``).
 
 Fingerprints hash every byte of a file once; ``memo`` (the store's ``fingerprints.json``) keeps each file's
-hash under its size, mtime, ctime and inode, so an unchanged file is not read again.
+hash under its size, mtime, ctime and inode (a remote object: size, modification time, ETag), so an
+unchanged file is not read again.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pyarrow as pa
 import xxhash
 
 from factory.errors import InputError, SourceError
 from factory.rows import CANONICAL_FIELDS, missing_fields
-from factory.rows import schema as row_schema
 from factory.sources.adapters import Adapter, BadRecord, Context, get_adapter
 from factory.sources.adapters.base import to_json
 from factory.sources.adapters.fields import fieldmap_problems
+from factory.sources.columnar import adapt_table
 from factory.sources.config import SourceConfig
 from factory.sources.readers import (
     Raw,
+    SourceFile,
+    as_file,
     display_path,
     file_keys,
+    file_stamp,
     infer_format,
+    open_file,
     open_hub,
+    pure,
     read_file,
     read_hub,
+    read_table,
     resolve_files,
 )
-from factory.stage import DROP, DROP_DETAIL, drop, with_drop_columns
+from factory.sources.sink import LoadSink
+from factory.stage import DROP, DROP_DETAIL, drop
 
-CHUNK_ROWS = 65_536  # rows per loaded shard: later stages run one task per shard
 _EMPTY = dict.fromkeys(CANONICAL_FIELDS)
 
 
@@ -80,33 +88,30 @@ def fingerprint_source(
         return {**hub, "hash": xxhash.xxh3_128_hexdigest(to_json(hub).encode())}
     files = []
     for p in resolve_files(cfg, base_dir):
-        digest, lines = _memo_hash(p, memo)
-        files.append(
-            {"path": display_path(p, base_dir), "bytes": p.stat().st_size, "xxh3_128": digest, "lines": lines}
-        )
+        size, digest, lines = _memo_hash(p, memo)
+        files.append({"path": display_path(p, base_dir), "bytes": size, "xxh3_128": digest, "lines": lines})
     digest = xxhash.xxh3_128()
     for f in sorted(files, key=lambda f: f["path"]):
         digest.update(f"{f['path']}\t{f['bytes']}\t{f['xxh3_128']}\n".encode())
     return {"kind": "local", "files": files, "hash": digest.hexdigest()}
 
 
-def _memo_hash(path: Path, memo: dict[str, Any] | None) -> tuple[str, int]:
-    st = os.stat(path)
-    stamp = [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
-    key = str(path.resolve())
+def _memo_hash(path: SourceFile, memo: dict[str, Any] | None) -> tuple[int, str, int]:
+    size, stamp = file_stamp(path)
+    key = path if isinstance(path, str) else str(path.resolve())
     known = (memo or {}).get(key)
     if known and known["stat"] == stamp:
-        return known["xxh3_128"], known["lines"]
+        return size, known["xxh3_128"], known["lines"]
     digest, lines = _file_hash(path)
     if memo is not None:
         memo[key] = {"stat": stamp, "xxh3_128": digest, "lines": lines}
-    return digest, lines
+    return size, digest, lines
 
 
-def _file_hash(path: Path) -> tuple[str, int]:
+def _file_hash(path: SourceFile) -> tuple[str, int]:
     digest = xxhash.xxh3_128()
     lines = 0
-    with open(path, "rb") as f:
+    with open_file(path, decompress=False) as f:
         while chunk := f.read(1 << 20):
             digest.update(chunk)
             lines += chunk.count(b"\n")
@@ -131,13 +136,13 @@ def load_source(cfg: SourceConfig, base_dir: Path) -> Iterator[dict[str, Any]]:
         files = resolve_files(cfg, base_dir)
         formats = [infer_format(p, cfg) for p in files]
         units = [
-            _Unit(display_path(p, base_dir), key, Context(cfg, p), _reader(p, fmt, cfg, adapter))
+            _Unit(display_path(p, base_dir), key, Context(cfg, pure(p)), _reader(p, fmt, cfg, adapter))
             for p, fmt, key in zip(files, formats, file_keys(files), strict=True)
         ]
     return _rows(cfg, adapter, units)
 
 
-def _reader(path: Path, fmt: str, cfg: SourceConfig, adapter: Adapter) -> Callable[[], Iterator[Raw]]:
+def _reader(path: SourceFile, fmt: str, cfg: SourceConfig, adapter: Adapter) -> Callable[[], Iterator[Raw]]:
     return lambda: read_file(path, fmt, cfg, adapter)
 
 
@@ -147,10 +152,11 @@ def _rows(cfg: SourceConfig, adapter: Adapter, units: list[_Unit]) -> Iterator[d
 
 
 def _unit_rows(
-    cfg: SourceConfig, adapter: Adapter, units: list[_Unit]
+    cfg: SourceConfig, adapter: Adapter, units: list[_Unit], seen: set[str] | None = None
 ) -> Iterator[tuple[_Unit, int, dict[str, Any]]]:
-    """``(unit, record number in it, row)`` of the units, in order (``limit`` counts across them)."""
-    seen: set[str] = set()
+    """``(unit, record number in it, row)`` of the units, in order (``limit`` counts across them); ``seen``:
+    the row ids given so far (made unique against them)."""
+    seen = set() if seen is None else seen
     count = 0
     for unit in units:
         if cfg.limit is not None and count >= cfg.limit:
@@ -180,7 +186,7 @@ def _make_row(**fields: Any) -> dict[str, Any]:
 def _row(
     cfg: SourceConfig, adapter: Adapter, unit: _Unit, n: int, raw: Raw, seen: set[str]
 ) -> dict[str, Any]:
-    prefix = f"{cfg.name}:{unit.key}:" if unit.key else f"{cfg.name}:"
+    prefix = _prefix(cfg, unit)
     kind = adapter.kind or cfg.kind
     if raw.error is not None:
         return _bad(cfg, unit, raw, _unreadable(cfg, kind, f"{prefix}bad_input:{n}", seen), raw.error)
@@ -198,6 +204,10 @@ def _row(
     if missing:
         return _bad(cfg, unit, raw, row, BadRecord(missing[0], _missing_message(row, missing[0])))
     return row
+
+
+def _prefix(cfg: SourceConfig, unit: _Unit) -> str:
+    return f"{cfg.name}:{unit.key}:" if unit.key else f"{cfg.name}:"
 
 
 def _unreadable(cfg: SourceConfig, kind: str | None, row_id: str, seen: set[str]) -> dict[str, Any]:
@@ -260,20 +270,14 @@ def load_parts(cfg: SourceConfig, base_dir: Path) -> list[list[dict[str, Any]]]:
     return [units] if cfg.limit is not None else [[u] for u in units]
 
 
-def _rows_table(rows: list[dict[str, Any]], schema: pa.Schema) -> pa.Table:
-    """``pa.Table.from_pylist(rows, schema)``, built column by column (several times faster)."""
-    return pa.Table.from_arrays(
-        [pa.array([r.get(f.name) for r in rows], f.type) for f in schema], schema=schema
-    )
-
-
 def load_task(
     spec: dict[str, Any], source_index: int, cfg_json: dict[str, Any], part: list[dict[str, Any]]
 ) -> dict:
     """Load some files of a source: rows to ``data/<source>-<file>-<chunk>.parquet`` (``CHUNK_ROWS`` each),
-    drops to ``drops/<source>-<file>.parquet`` (``shard``: the file, ``pos``: the record number in it)."""
-    from factory.storage.shards import DropSink, ParquetSink, Shard
+    drops to ``drops/<source>-<file>.parquet`` (``shard``: the file, ``pos``: the record number in it).
 
+    A file whose adapter has a ``ColumnMap`` is parsed whole into Arrow and adapted column-wise
+    (``factory.sources.columnar``); when that path declines the file, its records go one by one."""
     cfg = SourceConfig.model_validate(cfg_json)
     adapter = get_adapter(cfg.adapter, cfg.name)
     if part[0].get("hub"):
@@ -284,57 +288,44 @@ def load_task(
             _Unit(
                 u["display"],
                 u["key"],
-                Context(cfg, Path(u["path"])),
-                _reader(Path(u["path"]), u["format"], cfg, adapter),
+                Context(cfg, pure(as_file(u["path"]))),
+                _reader(as_file(u["path"]), u["format"], cfg, adapter),
             )
             for u in part
         ]
-    number = {id(unit): u["unit"] for unit, u in zip(units, part, strict=True)}
-    schema, out = with_drop_columns(row_schema()), Path(spec["out"])
-    result: dict[str, Any] = {"shards": [], "rows_in": 0, "rows_out": 0, "dropped": {}, "drop_files": []}
-    state: dict[str, Any] = {"unit": None}
+    sink = LoadSink(spec, source_index)
+    if cfg.limit is not None or part[0].get("hub"):
+        number = {id(unit): u["unit"] for unit, u in zip(units, part, strict=True)}
+        for unit, n, row in _unit_rows(cfg, adapter, units):
+            sink.add_row(unit, number[id(unit)], n, row)
+        return sink.close()
+    seen: set[str] = set()
+    for unit, u in zip(units, part, strict=True):
+        table = _unit_table(cfg, adapter, unit, u, seen)
+        if table is not None:
+            sink.add_table(unit, u["unit"], table)
+            continue
+        for _, n, row in _unit_rows(cfg, adapter, [unit], seen):
+            sink.add_row(unit, u["unit"], n, row)
+    return sink.close()
 
-    def flush() -> None:
-        if state.get("rows"):
-            table = _rows_table(state["rows"], schema)
-            state["data"].write(table.filter(table.column(DROP).is_null()))
-            state["drops"].add(table, np.array(state["pos"], np.int64), state["unit"].display)
-            state["rows"], state["pos"] = [], []
-        if state.get("data") is not None and state["data"].rows >= CHUNK_ROWS:
-            close_chunk()
 
-    def close_chunk() -> None:
-        sink = state.pop("data")
-        if sink.close():
-            rel = f"{spec['entry']}/{sink.path.relative_to(out)}"
-            result["shards"].append(Shard(sink.path.stem, rel, [], sink.rows).to_json())
-            result["rows_out"] += sink.rows
-
-    def close_unit() -> None:
-        if state["unit"] is None:
-            return
-        flush()
-        close_chunk()
-        drops = state["drops"]
-        for reason, n in drops.dropped.items():
-            result["dropped"][reason] = result["dropped"].get(reason, 0) + n
-        if (info := drops.close()) is not None:
-            result["drop_files"].append(info)
-
-    for unit, n, row in _unit_rows(cfg, adapter, units):
-        if unit is not state["unit"]:
-            close_unit()
-            prefix = f"{source_index:03d}-{number[id(unit)]:05d}"
-            state.update(unit=unit, prefix=prefix, chunk=0, rows=[], pos=[], drops=DropSink(spec, prefix))
-        if state.get("data") is None:
-            state["data"] = ParquetSink(
-                out / "data" / f"{state['prefix']}-{state['chunk']:04d}.parquet", row_schema()
-            )
-            state["chunk"] += 1
-        state["rows"].append(row)
-        state["pos"].append(n)
-        result["rows_in"] += 1
-        if len(state["rows"]) >= 8192:
-            flush()
-    close_unit()
-    return result
+def _unit_table(
+    cfg: SourceConfig, adapter: Adapter, unit: _Unit, u: dict[str, Any], seen: set[str]
+) -> pa.Table | None:
+    """The canonical rows of one file by the column path, ids made unique; ``None`` to read it by record."""
+    cmap = adapter.columns(cfg) if adapter.columns is not None else None
+    if cmap is None or u["format"] not in ("jsonl", "parquet"):
+        return None
+    raw = read_table(as_file(u["path"]), u["format"])
+    if raw is None:
+        return None
+    adapted = adapt_table(raw, cmap, adapter.kind or cfg.kind, _prefix(cfg, unit), cfg.name)
+    if adapted is None:
+        return None
+    table, ids = adapted
+    if seen or len(set(ids)) != len(ids):
+        ids = [_unique(i, seen) for i in ids]
+    else:
+        seen.update(ids)
+    return table.set_column(0, "id", pa.array(ids, pa.string()))

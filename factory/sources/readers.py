@@ -1,6 +1,9 @@
 """Reading sources into raw records: local files (JSONL, JSON, CSV/TSV, Parquet, TXT, each optionally
 ``.gz``) found by path or glob, and Hugging Face Hub datasets.
 
+A file is a local ``Path`` or, for a ``path:`` with a protocol (``s3://bucket/x/*.jsonl``, ``gs://``,
+``memory://``...), its URL as a ``str``, listed and opened through fsspec (``SourceFile``).
+
 Readers stream where the format allows (JSONL, CSV, TXT line by line; Parquet by batches; a JSON document
 is parsed whole). Each yields ``Raw(where, record, error)``: ``where`` is the physical line (JSONL, CSV,
 TXT), ``"record N"`` / ``"key K"`` (JSON) or ``"row N"`` (Parquet, Hub); a record that could not be parsed
@@ -17,7 +20,7 @@ import json
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
 from factory.errors import SourceError
@@ -36,6 +39,48 @@ EXTENSIONS = {
 }
 
 
+SourceFile = Path | str  # a local file, or the URL of a file on an fsspec filesystem
+
+
+def is_url(path: SourceFile | str) -> bool:
+    return isinstance(path, str) and "://" in path
+
+
+def as_file(path: str) -> SourceFile:
+    """A file as load tasks receive it (a string): the URL itself, or a local ``Path``."""
+    return path if is_url(path) else Path(path)
+
+
+def pure(path: SourceFile) -> Path | PurePosixPath:
+    """The path part of a file, for its name, stem and folders (a URL without its protocol)."""
+    return PurePosixPath(path.split("://", 1)[1]) if isinstance(path, str) else path
+
+
+def open_file(path: SourceFile, decompress: bool = True) -> IO[bytes]:
+    """A file's bytes (gunzipped for ``.gz`` when ``decompress``), local or through fsspec."""
+    gz = decompress and pure(path).name.endswith(".gz")
+    if is_url(path):
+        import fsspec
+
+        return fsspec.open(path, "rb", compression="gzip" if gz else None).open()
+    return gzip.open(path, "rb") if gz else open(path, "rb")
+
+
+def file_stamp(path: SourceFile) -> tuple[int, list]:
+    """``(size, stamp)``: a file's size and what says it changed (stat times and inode; a remote object's
+    size, modification time and ETag as its filesystem reports them)."""
+    if is_url(path):
+        import fsspec
+
+        fs, root = fsspec.core.url_to_fs(path)
+        info = fs.info(root)
+        stamp = [info.get("size"), str(info.get("mtime") or info.get("LastModified") or info.get("created")),
+                 str(info.get("ETag") or info.get("etag") or "")]  # fmt: skip
+        return int(info.get("size") or 0), stamp
+    st = os.stat(path)
+    return st.st_size, [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
+
+
 @dataclass(frozen=True)
 class Raw:
     """One source record (a dict), or why it could not be read (``error``), and where it is."""
@@ -48,12 +93,18 @@ class Raw:
 # ---- finding files ----------------------------------------------------------------------------------
 
 
-def resolve_files(cfg: SourceConfig, base_dir: Path) -> list[Path]:
+def resolve_files(cfg: SourceConfig, base_dir: Path) -> list[SourceFile]:
     """The files of a local source: each path or glob (``**`` recursive) resolved against ``base_dir``,
-    expanded and sorted, in the order the patterns are given, without repeats."""
-    files: list[Path] = []
-    seen: set[Path] = set()
+    expanded and sorted, in the order the patterns are given, without repeats (URLs: by their filesystem)."""
+    files: list[SourceFile] = []
+    seen: set[SourceFile] = set()
     for pattern in cfg.paths:
+        if is_url(pattern):
+            for match in _remote_files(cfg, pattern):
+                if match not in seen:
+                    seen.add(match)
+                    files.append(match)
+            continue
         expanded = os.path.expanduser(pattern)
         root = None if os.path.isabs(expanded) else base_dir
         full = Path(expanded) if root is None else base_dir / expanded
@@ -76,34 +127,52 @@ def resolve_files(cfg: SourceConfig, base_dir: Path) -> list[Path]:
     return files
 
 
-def display_path(path: Path, base_dir: Path) -> str:
-    """``path`` relative to ``base_dir`` when it lies under it, else absolute (always with ``/``)."""
+def _remote_files(cfg: SourceConfig, pattern: str) -> list[str]:
+    import fsspec
+
+    fs, root = fsspec.core.url_to_fs(pattern)
+    if any(c in root for c in "*?["):
+        found = fs.glob(root, detail=True)
+        matches = sorted(p for p, info in found.items() if info.get("type") == "file")
+    else:
+        matches = [root] if fs.isfile(root) else []
+    if not matches:
+        raise SourceError(f"source '{cfg.name}': path '{pattern}' matches no file")
+    return [fs.unstrip_protocol(m) for m in matches]
+
+
+def display_path(path: SourceFile, base_dir: Path) -> str:
+    """``path`` relative to ``base_dir`` when it lies under it, else absolute (always with ``/``); a URL as is."""
+    if isinstance(path, str):
+        return path
     try:
         return path.resolve().relative_to(base_dir.resolve()).as_posix()
     except ValueError:
         return path.resolve().as_posix()
 
 
-def file_keys(files: list[Path]) -> list[str | None]:
+def file_keys(files: list[SourceFile]) -> list[str | None]:
     """What goes into row ids to tell files apart: nothing for one file, else the file stem, or the path
     below the files' common folder (without suffix) when stems repeat (``gpt4/…_category_1``)."""
     if len(files) < 2:
         return [None] * len(files)
-    stems = [file_stem(f) for f in files]
+    paths = [pure(f) for f in files]
+    stems = [file_stem(f) for f in paths]  # type: ignore[arg-type]
     if len(set(stems)) == len(stems):
         return list(stems)
-    common = Path(os.path.commonpath([f.parent for f in files]))
-    return [(f.parent.relative_to(common) / file_stem(f)).as_posix() for f in files]
+    common = os.path.commonpath([f.parent.as_posix() for f in paths])
+    return [(f.parent.relative_to(common) / file_stem(f)).as_posix() for f in paths]  # type: ignore[arg-type]
 
 
-def infer_format(path: Path, cfg: SourceConfig) -> str:
+def infer_format(path: SourceFile, cfg: SourceConfig) -> str:
     if cfg.format is not None:
         return cfg.format
-    name = path.name[:-3] if path.name.endswith(".gz") else path.name
+    base = pure(path).name
+    name = base[:-3] if base.endswith(".gz") else base
     fmt = EXTENSIONS.get(Path(name).suffix.lower())
     if fmt is None:
         raise SourceError(
-            f"source '{cfg.name}': cannot tell the format of '{path.name}' from its extension; "
+            f"source '{cfg.name}': cannot tell the format of '{base}' from its extension; "
             f"set `format:` to one of {', '.join(sorted(set(EXTENSIONS.values())))}"
         )
     return fmt
@@ -112,7 +181,7 @@ def infer_format(path: Path, cfg: SourceConfig) -> str:
 # ---- reading files ----------------------------------------------------------------------------------
 
 
-def read_file(path: Path, fmt: str, cfg: SourceConfig, adapter: Adapter) -> Iterator[Raw]:
+def read_file(path: SourceFile, fmt: str, cfg: SourceConfig, adapter: Adapter) -> Iterator[Raw]:
     """The raw records of one file, in file order."""
     if fmt == "jsonl":
         return _lines(path, _json_line)
@@ -127,12 +196,26 @@ def read_file(path: Path, fmt: str, cfg: SourceConfig, adapter: Adapter) -> Iter
     raise SourceError(f"source '{cfg.name}': unknown format '{fmt}'")
 
 
-def _open(path: Path) -> IO[bytes]:
-    return gzip.open(path, "rb") if path.name.endswith(".gz") else open(path, "rb")
+def read_table(path: SourceFile, fmt: str) -> Any:
+    """A JSONL or Parquet file as one Arrow table, for the column path (``factory.sources.columnar``);
+    ``None`` when that path cannot promise the records ``read_file`` would give."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from factory.sources.columnar import read_jsonl_table
+
+    if fmt == "jsonl":
+        with open_file(path) as f:
+            return read_jsonl_table(f.read())
+    try:
+        with open_file(path) as f:
+            return pq.read_table(pa.BufferReader(f.read()))
+    except (OSError, pa.ArrowException):
+        return None
 
 
-def _lines(path: Path, parse) -> Iterator[Raw]:
-    with _open(path) as f:
+def _lines(path: SourceFile, parse) -> Iterator[Raw]:
+    with open_file(path) as f:
         for lineno, raw in enumerate(f, 1):
             try:
                 line = raw.decode("utf-8-sig" if lineno == 1 else "utf-8")
@@ -156,8 +239,8 @@ def _text_line(lineno: int, line: str) -> Raw:
     return Raw(lineno, {"text": line.strip()})
 
 
-def _json(path: Path, adapter: Adapter) -> Iterator[Raw]:
-    with _open(path) as f:
+def _json(path: SourceFile, adapter: Adapter) -> Iterator[Raw]:
+    with open_file(path) as f:
         data = f.read()
     try:
         doc = json.loads(data.decode("utf-8-sig"))
@@ -172,10 +255,10 @@ def _json(path: Path, adapter: Adapter) -> Iterator[Raw]:
         yield Raw(where, None, record) if isinstance(record, BadRecord) else Raw(where, record)
 
 
-def _csv(path: Path, delimiter: str, columns: Iterable[str] | None) -> Iterator[Raw]:
+def _csv(path: SourceFile, delimiter: str, columns: Iterable[str] | None) -> Iterator[Raw]:
     """CSV with a header row (or ``columns`` for header-less files); TSV is read without quoting."""
     quoting = csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL
-    with _open(path) as binary, io.TextIOWrapper(binary, encoding="utf-8-sig", newline="") as f:
+    with open_file(path) as binary, io.TextIOWrapper(binary, encoding="utf-8-sig", newline="") as f:
         reader = csv.reader(f, delimiter=delimiter, quoting=quoting)
         start = 1
         try:
@@ -198,13 +281,16 @@ def _csv(path: Path, delimiter: str, columns: Iterable[str] | None) -> Iterator[
             yield Raw(start, None, BadRecord(None, f"not UTF-8 text ({e.reason})"))
 
 
-def _parquet(path: Path, cfg: SourceConfig) -> Iterator[Raw]:
+def _parquet(path: SourceFile, cfg: SourceConfig) -> Iterator[Raw]:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     try:
-        source = io.BytesIO(gzip.decompress(path.read_bytes())) if path.name.endswith(".gz") else path
-        parquet = pq.ParquetFile(source)
+        if isinstance(path, Path) and not path.name.endswith(".gz"):
+            parquet = pq.ParquetFile(path)
+        else:
+            with open_file(path) as f:
+                parquet = pq.ParquetFile(io.BytesIO(f.read()))
     except (OSError, pa.ArrowException) as e:
         raise SourceError(f"source '{cfg.name}': cannot read Parquet file {path}: {e}") from e
     n = 0

@@ -6,7 +6,9 @@ the ``drops`` files of the later filter stages: their ``pos`` rows are no longer
 rewrites rows writes a new file; a stage that only drops rows (a filter, a dedup, a mix) writes only its
 drop file and hands on the same file with one more entry in ``drops``, so its cache entry copies nothing.
 
-Paths are relative to the store root (absolute paths are allowed, e.g. for test inputs). Drop files hold
+Paths are relative to the store root (absolute paths are allowed, e.g. for test inputs); the root is a local
+folder or a ``Remote`` store, whose files a reader fetches whole (``resolve``). Writers always write local
+files (in the step's ``out`` folder); on a remote store the worker uploads them when its task ends. Drop files hold
 ``DROP_SCHEMA``: ``id``, ``source``, ``stage``, ``reason``, ``detail``, ``row`` (the row as JSON, only with
 ``drop_log.keep_rows``), ``shard`` (the Parquet file the row was read from: a source file for the drops of
 loading) and ``pos`` (its row number there): the content can be read back from the cache while it exists.
@@ -28,6 +30,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from factory.stage import DROP, DROP_DETAIL
+from factory.storage.remote import Remote
 
 DROP_SCHEMA = pa.schema(
     [
@@ -63,18 +66,30 @@ class Shard:
         return cls(**data)
 
 
-def resolve(root: str | Path, rel: str) -> Path:
-    return Path(root) / rel
+Root = str | Path | Remote  # a task spec's ``root``: a local store folder, or a remote store
 
 
-def excluded(root: str | Path, shard: Shard) -> np.ndarray:
+def resolve(root: Root, rel: str) -> Path | pa.BufferReader:
+    """A file of the store, to read with pyarrow: a local path, or (remote store) the build's local copy, or its
+    bytes, fetched in one GET. Absolute paths (test inputs) are local whatever the store."""
+    if isinstance(root, Remote) and not rel.startswith("/"):
+        if root.cache is not None:
+            return root.local_copy(rel)
+        data = root.cat(rel)
+        if data is None:
+            raise FileNotFoundError(root.join(rel))
+        return pa.BufferReader(data)
+    return Path(str(root)) / rel
+
+
+def excluded(root: Root, shard: Shard) -> np.ndarray:
     """Sorted row numbers of ``shard.file`` that ``shard.drops`` removed."""
     parts = [pq.read_table(resolve(root, f), columns=["pos"]).column("pos").to_numpy() for f in shard.drops]
     return np.unique(np.concatenate(parts)) if parts else np.zeros(0, np.int64)
 
 
 def read_shard(
-    root: str | Path, shard: Shard, batch_size: int = 65_536, columns: list[str] | None = None
+    root: Root, shard: Shard, batch_size: int = 65_536, columns: list[str] | None = None
 ) -> Iterator[tuple[pa.Table, np.ndarray]]:
     """The live rows of ``shard`` in batches of at most ``batch_size``, each with their row numbers in the file."""
     gone = excluded(root, shard)
@@ -107,7 +122,7 @@ def _joined(parts: list[tuple[pa.Table, np.ndarray]]) -> tuple[pa.Table, np.ndar
     return pa.concat_tables([t for t, _ in parts]).combine_chunks(), np.concatenate([p for _, p in parts])
 
 
-def read_all(root: str | Path, shards: list[Shard], columns: list[str] | None = None) -> pa.Table | None:
+def read_all(root: Root, shards: list[Shard], columns: list[str] | None = None) -> pa.Table | None:
     """Every live row of ``shards`` as one table (for small data: tests, generation stages' inputs)."""
     parts = [t for s in shards for t, _ in read_shard(root, s, columns=columns)]
     return pa.concat_tables(parts) if parts else None

@@ -163,9 +163,10 @@ class Decontaminate(Stage):
 
     def candidates(self, rows: list[dict[str, Any]]) -> list[list[Candidate]]:
         """Each row's candidates, best first (confident ones first)."""
-        found = self._index.match_rows([self._parts(r) for r in rows])
+        parts = [self._parts(r) for r in rows]
+        found = self._index.match_rows(parts)
         if self._semantic is not None:
-            found = self._semantic.add([self.prompt_text(r) for r in rows], found, self.max_candidates)
+            found = self._semantic.add([self.prompt_text(r) for r in rows], found, self.max_candidates, parts)
         return found
 
     # -- the stage ---------------------------------------------------------------------------------

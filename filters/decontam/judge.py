@@ -7,20 +7,25 @@ request per candidate (up to ``max_candidates``, best first), through the genera
 request cache. ``judge_all: true`` judges every row, as Aloe Beta did: a row without candidates is judged
 against its nearest benchmark items by the MiniLM encoder (``nearest``; candidate kind ``nearest``).
 The answer is asked as JSON ``{"reason": ..., "same": true|false}`` (a ``Guide``: enforced
-where the backend supports structured output) and read from free text too (``parse_verdict``).
+where the backend supports structured output) and read from free text too (``verdict.parse_verdict``).
+
+How sure the judge was: the requests ask for the top ``logprobs`` of each token, and each verdict carries
+the probability of its true/false token (``verdict.verdict_probability``; null where the backend returned no
+logprobs: a sampled verdict has no probability). A weak judge's "copy" can be made to need agreement
+(``require``: a verdict probability and a tier similarity floor): a row the judge would drop that fails it
+is kept and counted as overruled. The report lists the judge's drops and overrulings with their evidence
+(benchmark item, candidate kind and similarity, verdict probability, reason), apart from the tiers' drops.
 """
 
 from __future__ import annotations
 
 import functools
-import json
-import re
 from collections import Counter
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import pyarrow as pa
-from pydantic import Field, PrivateAttr, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, TypeAdapter
 
 from factory.figures import Figures
 from factory.llm.stage import GenerationStage
@@ -30,10 +35,12 @@ from factory.sources import SourceConfig, fingerprint_source, load_source
 from factory.stage import drop, is_dropped
 from filters.decontam.decontaminate import COLUMN, REASON, Decontaminate, read_benchmark_list
 from filters.decontam.semantic import SemanticConfig
+from filters.decontam.verdict import parse_verdict, verdict_probability
 
 VERDICTS = "contam_verdicts"
 VERDICT = pa.struct([("benchmark", pa.string()), ("item", pa.string()), ("same", pa.bool_()),
-                     ("reason", pa.string()), ("judge_model", pa.string()), ("raw", pa.string())])  # fmt: skip
+                     ("reason", pa.string()), ("judge_model", pa.string()), ("raw", pa.string()),
+                     ("probability", pa.float64()), ("kind", pa.string()), ("similarity", pa.float64())])  # fmt: skip
 SCHEMA = {
     "type": "object",
     "properties": {"reason": {"type": "string", "maxLength": 300}, "same": {"type": "boolean"}},
@@ -60,53 +67,6 @@ prompt. A different question on the same topic does not count.
 Is the training example the same question as the benchmark item? Reply with JSON only: \
 {{"reason": "<one sentence>", "same": true or false}}"""
 _ENTRIES = TypeAdapter(list[SourceConfig])
-_TRUE = re.compile(r'"?(?:same|verdict|answer|contaminated)"?\s*[:=]\s*"?(true|yes|same)\b', re.I)
-_FALSE = re.compile(r'"?(?:same|verdict|answer|contaminated)"?\s*[:=]\s*"?(false|no|different|not)\b', re.I)
-_LEAD = re.compile(r"^\W*(yes|no|true|false|same|different)\b", re.I)
-_SENTENCE = re.compile(
-    r"\b(?:(not|n't)\s+(?:\w+\s+){0,3})?(?:the\s+same|a\s+copy|copied|rephras\w*|reword\w*|paraphras\w*)\b",
-    re.I,
-)
-
-
-def parse_verdict(text: str | None) -> tuple[bool | None, str | None]:
-    """``(same, reason)`` from a judge's answer: JSON (``{"same": true}``, also ``"verdict": "yes"``), a
-    labelled value (``Same: false``), a leading yes/no/true/false, or a plain sentence ("they are not the
-    same question"). ``(None, None)`` when none is found."""
-    if not text or not text.strip():
-        return None, None
-    clean = text.replace("**", "").replace("`", "").strip()
-    for match in reversed(list(re.finditer(r"\{[^{}]*\}", clean))):
-        try:
-            obj = json.loads(match.group(0))
-        except json.JSONDecodeError:
-            continue
-        for key in ("same", "verdict", "answer", "contaminated", "is_same"):
-            value = obj.get(key) if isinstance(obj, dict) else None
-            reason = obj.get("reason") if isinstance(obj.get("reason"), str) else None
-            if isinstance(value, bool):
-                return value, reason
-            if isinstance(value, str) and value.strip().lower() in (
-                "true",
-                "yes",
-                "same",
-                "false",
-                "no",
-                "different",
-            ):
-                return value.strip().lower() in ("true", "yes", "same"), reason
-    for pattern, value in ((_TRUE, True), (_FALSE, False)):
-        if pattern.search(clean):
-            return value, None
-    lead = _LEAD.match(clean)
-    if lead:
-        return lead.group(1).lower() in ("yes", "true", "same"), None
-    said = _SENTENCE.search(clean)
-    if said:
-        return said.group(1) is None, None
-    return None, None
-
-
 @functools.lru_cache(maxsize=4)
 def _items(entries_json: str, data_dir: str) -> dict[str, dict[str, Any]]:
     out = {}
@@ -118,16 +78,44 @@ def _items(entries_json: str, data_dir: str) -> dict[str, dict[str, Any]]:
     return out
 
 
+class JudgeRequirement(BaseModel):
+    """What a judge's "copy" verdict needs besides itself before its row is dropped (``require``). Each floor
+    left null is not checked; a row whose verdicts all fail is kept and counted as overruled."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    min_probability: float | None = Field(
+        None,
+        ge=0.5,
+        le=1,
+        description="the verdict's probability (from logprobs); a verdict without one (sampled) fails it",
+    )
+    min_similarity: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="the candidate's tier score (n-gram share, term coverage, cosine... of contam_candidates)",
+    )
+
+    def met(self, verdict: dict[str, Any]) -> bool:
+        p, sim = verdict.get("probability"), verdict.get("similarity")
+        if self.min_probability is not None and (p is None or p < self.min_probability):
+            return False
+        return self.min_similarity is None or (sim is not None and sim >= self.min_similarity)
+
+
 class ContaminationJudge(GenerationStage):
     """Judges the uncertain benchmark candidates ``decontaminate`` wrote (``contam_candidates``).
 
     In: rows with ``contam_candidates``; benchmarks named as in ``decontaminate`` (to show the judge each
     item). Out: rows whose judge found no copy, with ``contam_verdicts`` (benchmark, item, same, reason,
-    judge_model, raw; null for rows not judged); rows it found to copy an item are dropped (reason
-    ``benchmark_contamination``, detail ``benchmark=<b> item=<id> match=judge ...``), or only marked with
-    ``action: mark``. An answer that cannot be read is asked again while attempts remain, then recorded
-    with ``same`` null (the row is kept)."""
+    judge_model, raw, probability, candidate kind and similarity; null for rows not judged); rows it found to
+    copy an item are dropped (reason ``benchmark_contamination``, detail ``benchmark=<b> item=<id>
+    match=judge ... p=<probability>``), or only marked with ``action: mark``; with ``require``, only when a
+    "copy" verdict meets it (else kept, overruled). An answer that cannot be read is asked again while
+    attempts remain, then recorded with ``same`` null (the row is kept)."""
 
+    code_version: ClassVar[int] = 2  # 2: verdict probability, kind and similarity; require
     type: Literal["contamination_judge"] = "contamination_judge"
     benchmarks: list[SourceConfig] = Field(default_factory=list, description="as in decontaminate")
     include: list[str] = Field(default_factory=list, description="as in decontaminate")
@@ -144,6 +132,12 @@ class ContaminationJudge(GenerationStage):
     )
     max_chars: int = Field(4000, ge=200, le=100_000, description="item and row texts are cut to this")
     max_attempts: int = Field(2, ge=1, le=10)
+    logprobs: int = Field(
+        5, ge=0, le=20, description="top logprobs asked per token for the verdict's probability (0: none)"
+    )
+    require: JudgeRequirement | None = Field(
+        None, description="drop a row only when a copy verdict also meets these floors (else: overruled)"
+    )
 
     @property
     def requires(self) -> tuple[str, ...]:
@@ -223,7 +217,10 @@ class ContaminationJudge(GenerationStage):
         if not cands:
             return None
         guide = Guide(json_schema=SCHEMA)
-        return [self.request(row, self._messages(row, c), tag=c["item"], guide=guide) for c in cands]
+        return [
+            self.request(row, self._messages(row, c), tag=c["item"], guide=guide, logprobs=self.logprobs or None)
+            for c in cands
+        ]
 
     def parse(self, row: dict[str, Any], responses: list[Response], attempt: int) -> dict[str, Any] | Retry:
         verdicts, judged = [], self._judged(row)
@@ -231,61 +228,100 @@ class ContaminationJudge(GenerationStage):
         for cand, response in zip(judged, responses, strict=True):
             raw = response.texts[0] if response.texts else ""
             same, reason = parse_verdict(raw)
+            p = verdict_probability(response.logprobs[0] if response.logprobs else None, same)
             verdicts.append({"benchmark": cand["benchmark"], "item": cand["item"], "same": same,
                              "reason": (reason or "")[:300] or None, "judge_model": response.model,
-                             "raw": raw[:1000]})  # fmt: skip
+                             "raw": raw[:1000], "probability": p, "kind": cand["kind"],
+                             "similarity": float(cand["score"])})  # fmt: skip
         unread = [v["item"] for v in verdicts if v["same"] is None]
         if unread and attempt + 1 < self.max_attempts:
             return Retry("judge_unparsed", f"no verdict for {', '.join(unread)}")
         out = {**row, VERDICTS: verdicts}
-        hit = next((v for v in verdicts if v["same"]), None)
-        said = Counter({True: "same", False: "different", None: "unreadable"}[v["same"]] for v in verdicts)
-        self.figures.add("verdicts", dict(said))
-        best = judged[0]
-        side = "confirmed" if hit else "cleared"
-        self.figures.add(side, {hit["benchmark"] if hit else best["benchmark"]: 1})
-        self.figures.add(f"kinds_{side}", {best["kind"]: 1})
+        copies = [v for v in verdicts if v["same"]]
+        hit = next((v for v in copies if self.require is None or self.require.met(v)), None)
+        self._count(row, verdicts, copies, hit, judged[0])
         if hit is None or self.action == "mark":
             return out
-        cand = next(c for c in judged if c["item"] == hit["item"])
+        p = "none (sampled)" if hit["probability"] is None else f"{hit['probability']:.3f}"
         why = f" reason={hit['reason']}" if hit["reason"] else ""
         detail = (f"benchmark={hit['benchmark']} item={hit['item']} match=judge judge={hit['judge_model']} "
-                  f"candidate={cand['kind']}:{cand['score']:.2f}{why}")  # fmt: skip
+                  f"candidate={hit['kind']}:{hit['similarity']:.2f} p={p}{why}")  # fmt: skip
         return drop(out, REASON, detail)
 
+    def _count(self, row: dict[str, Any], verdicts: list[dict], copies: list[dict], hit: dict | None,
+               best: dict[str, Any]) -> None:  # fmt: skip
+        """A judged row's figures: verdicts said, with or without probability; its side (a copy acted on /
+        cleared / overruled) per benchmark and candidate kind; the evidence of each drop and overruling."""
+        said = Counter({True: "same", False: "different", None: "unreadable"}[v["same"]] for v in verdicts)
+        self.figures.add("verdicts", dict(said))
+        read = [v for v in verdicts if v["same"] is not None]
+        self.figures.add("probabilities", {"logprobs": sum(v["probability"] is not None for v in read),
+                                           "none (sampled)": sum(v["probability"] is None for v in read)})  # fmt: skip
+        self.figures.extend("copy_probabilities", [v["probability"] for v in copies if v["probability"] is not None],
+                            limit=5000)  # fmt: skip
+        side = "confirmed" if hit else "overruled" if copies else "cleared"
+        shown = hit or (copies[0] if copies else None)
+        self.figures.add(side, {shown["benchmark"] if shown else best["benchmark"]: 1})
+        self.figures.add(f"kinds_{side}", {shown["kind"] if shown else best["kind"]: 1})
+        if shown is not None:
+            evidence = {"row": row.get("id"), "source": row.get("source"),
+                        **{k: shown[k] for k in ("benchmark", "item", "kind", "similarity", "probability", "reason")}}  # fmt: skip
+            self.figures.extend("drops" if hit else "overruled_rows", [evidence], limit=50)
+
     def report(self, figures: Figures) -> dict[str, Any]:
-        keys = ("verdicts", "confirmed", "cleared", "kinds_confirmed", "kinds_cleared")
+        """Rows judged, acted on (``rows_confirmed``: dropped, or marked with ``action: mark``) and overruled by
+        ``require``; verdicts said and how many carry a probability; per benchmark and kind; the evidence of
+        the first 50 drops and overrulings (``drops``, ``overruled_rows``); charts; warnings."""
+        keys = ("verdicts", "confirmed", "cleared", "overruled", "kinds_confirmed", "kinds_cleared", "kinds_overruled",
+                "probabilities")  # fmt: skip
         t = {k: Counter(figures.get(k, {})) for k in keys}
-        judged = sum(t["confirmed"].values()) + sum(t["cleared"].values())
-        warnings = []
-        if t["verdicts"]["unreadable"] > 0.2 * max(sum(t["verdicts"].values()), 1):
-            warnings.append(f"contamination judge: {t['verdicts']['unreadable']} of {sum(t['verdicts'].values())} "
+        judged = sum(t["confirmed"].values()) + sum(t["cleared"].values()) + sum(t["overruled"].values())
+        base = super().report(figures)
+        warnings = list(base.pop("warnings", []))
+        n_verdicts = sum(t["verdicts"].values())
+        if t["verdicts"]["unreadable"] > 0.2 * max(n_verdicts, 1):
+            warnings.append(f"contamination judge: {t['verdicts']['unreadable']} of {n_verdicts} "
                             "verdicts unreadable (a model this weak needs structured output)")  # fmt: skip
+        if self.logprobs and t["probabilities"]["none (sampled)"]:
+            warnings.append(f"contamination judge: {t['probabilities']['none (sampled)']} verdicts carry no "
+                            "probability (the backend returned no logprobs, or the verdict token was not found)")  # fmt: skip
         return {
-            **super().report(figures),
+            **base,
             "rows_judged": judged,
             "rows_confirmed": sum(t["confirmed"].values()),
+            "rows_overruled": sum(t["overruled"].values()),
+            "require": None if self.require is None else self.require.model_dump(exclude_none=True),
             "verdicts": dict(sorted(t["verdicts"].items())),
+            "verdict_probabilities": dict(sorted(t["probabilities"].items())),
             "confirmed_per_benchmark": dict(sorted(t["confirmed"].items())),
-            "charts": {
-                "judge_per_benchmark": {
-                    "title": "Judged rows per benchmark (copy / not a copy)",
-                    "kind": "grouped_bar",
-                    "data": {
-                        "copy": dict(sorted(t["confirmed"].items())),
-                        "not a copy": dict(sorted(t["cleared"].items())),
-                    },
-                    "ylabel": "rows",
-                },
-                "judge_per_kind": {
-                    "title": "Judged rows per candidate kind (copy / not a copy)",
-                    "kind": "grouped_bar",
-                    "data": {
-                        "copy": dict(sorted(t["kinds_confirmed"].items())),
-                        "not a copy": dict(sorted(t["kinds_cleared"].items())),
-                    },
-                    "ylabel": "rows",
-                },
-            },  # fmt: skip
+            "drops": figures.get("drops", []),
+            "overruled_rows": figures.get("overruled_rows", []),
+            "charts": _charts(t, figures.get("copy_probabilities", [])),
             "warnings": warnings,
         }
+
+
+def _charts(t: dict[str, Counter], probabilities: list[float]) -> dict[str, Any]:
+    sides = {"copy": "confirmed", "copy, overruled": "overruled", "not a copy": "cleared"}
+    charts = {
+        "judge_per_benchmark": {
+            "title": "Judged rows per benchmark (copy / overruled copy / not a copy)",
+            "kind": "grouped_bar",
+            "data": {label: dict(sorted(t[key].items())) for label, key in sides.items()},
+            "ylabel": "rows",
+        },
+        "judge_per_kind": {
+            "title": "Judged rows per candidate kind (copy / overruled copy / not a copy)",
+            "kind": "grouped_bar",
+            "data": {label: dict(sorted(t[f"kinds_{key}"].items())) for label, key in sides.items()},
+            "ylabel": "rows",
+        },
+    }
+    if probabilities:
+        charts["copy_probability"] = {
+            "title": "Probability of the judge's 'copy' verdicts (logprobs)",
+            "kind": "hist",
+            "data": probabilities,
+            "xlabel": "probability of the verdict token",
+        }
+    return charts

@@ -82,6 +82,24 @@ class MinHashDedup(GlobalStage):
             return joined_texts(table, QUESTION_FIELDS)
         return pa.array([dedup_text(r, self.on) for r in table.to_pylist()], pa.large_string())
 
+    def read_columns(self) -> list[str] | None:
+        """The columns ``texts`` and the signature phase read (``None``: all, for ``dedup_text`` by row)."""
+        if self.on not in ("all", "question"):
+            return None
+        fields = TEXT_FIELDS if self.on == "all" else QUESTION_FIELDS
+        names = {f.split(":")[0] for by_kind in fields.values() for f in by_kind}
+        return ["id", "source", "kind", *sorted(names - {"id", "source", "kind"})]
+
+    def signatures(self, texts: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+        """``(signatures, shingles per doc)`` of the texts: word shingles in one compiled pass
+        (``minhash_native``), char shingles by the numpy functions of ``minhash_core``."""
+        if self.shingle == "word":
+            from filters.dedup.minhash_native import word_signatures
+
+            return word_signatures(texts, self.ngram, self.num_perm, self.seed, self.scheme)
+        hashes, per_doc = core.text_shingles(texts, self.shingle, self.ngram)
+        return core.signatures(hashes, per_doc, self.num_perm, self.seed, self.scheme), per_doc
+
     def decide_distributed(
         self, shards: list[Any], executor: Executor, spec: dict[str, Any], workdir: Path
     ) -> Decision:

@@ -72,15 +72,16 @@ def signature_shard(spec: dict[str, Any], index: int, shard_json: dict[str, Any]
     bands, rows = stage.band_params()
     rank = {s: i for i, s in enumerate(stage.source_priority)}
     sigs, metas, records, k0 = [], [], [], 0
-    for table, pos in read_shard(spec["root"], Shard.from_json(shard_json), batch_size=stage.batch_size):
+    columns = stage.read_columns()
+    shard = Shard.from_json(shard_json)
+    for table, pos in read_shard(spec["root"], shard, batch_size=stage.batch_size, columns=columns):
         if stage.apply_to is not None:
             mask = stage.apply_to.mask(table)
             table, pos = table.filter(mask), pos[np.asarray(mask.to_numpy(zero_copy_only=False), bool)]
         if table.num_rows == 0:
             continue
         texts = stage.texts(table)
-        hashes, per_doc = core.text_shingles(texts, stage.shingle, stage.ngram)
-        sig = core.signatures(hashes, per_doc, stage.num_perm, stage.seed, stage.scheme)
+        sig, per_doc = stage.signatures(texts)
         keys = core.band_hashes(sig, bands, rows)
         if not stage.across_kinds:  # rows of different kinds never share a bucket
             kinds = pc.dictionary_encode(pc.fill_null(table.column("kind"), "")).combine_chunks()

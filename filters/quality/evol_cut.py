@@ -19,7 +19,8 @@ class EvolCut(GlobalStage):
     """Drops the ``drop_share`` of scored rows with the lowest ``quality x complexity``. In: rows with the
     two score columns (rows where either is null are not ranked and pass). Out: the others; a dropped row
     carries ``low_evol_score`` and ``evol=<q>x<c>=<e> cut=<value>``. Ties at the cut are broken by a seeded
-    hash of the row id (deterministic, order-independent). The report gives the cut value, the drops per
+    hash of the row id (deterministic, order-independent). The report gives the cut value, the rows at it
+    (``rows_at_cut_value``, ``tie_share`` of the ranked rows; the kept ones warned about), the drops per
     source and a histogram of evol scores."""
 
     type: Literal["evol_cut"] = "evol_cut"
@@ -68,12 +69,15 @@ class EvolCut(GlobalStage):
         by_source = Counter(source for _, _, _, source, _, _ in scored[:n_drop])
         evols = [e for e, *_ in scored]
         tied = sum(1 for e in evols[n_drop:] if cut is not None and e == cut)
+        at_cut = sum(1 for e in evols if cut is not None and e == cut)
         report: dict[str, Any] = {
             "rows_ranked": len(scored),
             "rows_unscored": keys.num_rows - len(scored),
             "dropped": n_drop,
             "cut": cut,
             "kept_at_cut_value": tied,
+            "rows_at_cut_value": at_cut,
+            "tie_share": round(at_cut / len(scored), 4) if scored else 0.0,
             "dropped_by_source": dict(sorted(by_source.items())),
             "charts": {
                 "evol_scores": {
@@ -92,7 +96,8 @@ class EvolCut(GlobalStage):
         if tied:
             report["warnings"] = [
                 f"evol cut: {tied:,} rows share the cut value {cut:g} with dropped rows and were kept "
-                f"(ties broken by a seeded hash of the id); coarse 1-N scores tie often"
+                f"(ties broken by a seeded hash of the id); sampled 1-N scores tie often, DEITA's expected "
+                "scores (deita_score with logprobs) rarely"
             ]
         self.figures.put_all(report)
         return Decision(by_id=drops)

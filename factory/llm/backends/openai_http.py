@@ -14,6 +14,11 @@ Structured outputs (``Request.guide``): a JSON schema goes as ``response_format:
 (vLLM >= 0.11). ``OpenAIBackend.structured_outputs`` says which the servers take (the stage leaves out
 the guides they don't).
 
+Logprobs (``Request.logprobs = k``) are asked as ``logprobs: true, top_logprobs: k`` (OpenAI's chat API, vLLM's
+server: at most 20 unless the server allows more) and read from each choice's ``logprobs.content`` (the
+sampled token and its ``top_logprobs`` per generated token); a server that returns none gives a ``Response``
+without logprobs.
+
 ``served_model(config)`` asks every server's ``/v1/models`` what it serves under ``model`` (vLLM reports
 the weights' path or hub id as ``root``): that goes into the cache key, so two models served under one
 name never share answers.
@@ -39,6 +44,7 @@ from typing import Any
 
 from factory.errors import StageError
 from factory.llm.backends.base import Runner
+from factory.llm.logprobs import position
 from factory.llm.types import OpenAIBackend, Request, Response
 
 RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
@@ -58,6 +64,9 @@ def request_body(model: str, request: Request) -> dict[str, Any]:
     }
     if s.stop:
         body["stop"] = s.stop
+    if request.logprobs is not None:
+        body["logprobs"] = True
+        body["top_logprobs"] = request.logprobs
     guide = request.guide
     if guide is not None and guide.json_schema is not None:
         body["response_format"] = {
@@ -80,7 +89,25 @@ def parse_completion(data: dict[str, Any], model: str) -> Response:
         return Response([], model, [], error="answer without choices")
     texts = [((c.get("message") or {}).get("content") or "") for c in choices]
     reasons = [c.get("finish_reason") or "" for c in choices]
-    return Response(texts, data.get("model") or model, reasons)
+    logprobs = [_choice_logprobs(c) for c in choices]
+    found = logprobs if any(lp is not None for lp in logprobs) else None
+    return Response(texts, data.get("model") or model, reasons, logprobs=found)
+
+
+def _choice_logprobs(choice: dict[str, Any]) -> list | None:
+    """A choice's ``logprobs.content`` as ``(token, {text: logprob})`` per generated token (the sampled token
+    among its top ones), or None when the server returned none."""
+    content = (choice.get("logprobs") or {}).get("content")
+    if not content:
+        return None
+    out = []
+    for entry in content:
+        top = [(t.get("token", ""), t.get("logprob")) for t in entry.get("top_logprobs") or []]
+        token = entry.get("token", "")
+        if all(text != token for text, _ in top):  # the sampled token, when below the top k
+            top.append((token, entry.get("logprob")))
+        out.append(position(token, top))
+    return out
 
 
 def _headers(config: OpenAIBackend) -> dict[str, str]:

@@ -1,9 +1,11 @@
 """One vLLM engine fed request by request: the unit the ``vllm`` backend runs, in this process or as a Ray
 actor (the same class either way).
 
-In: items ``(ticket, messages, sampling, guide)`` (plain dicts, so they cross to a Ray actor cheaply).
-Out: ``step_for`` adds them to the engine and runs its steps (vLLM's continuous batching) until some
-answers are finished or a time limit passes, and returns those answers as ``EngineResult`` tuples. New
+In: items ``(ticket, messages, sampling, guide)`` (plain dicts, so they cross to a Ray actor cheaply;
+``sampling["logprobs"]``: top logprobs per generated token, or None). Out: ``step_for`` adds them to the
+engine and runs its steps (vLLM's continuous batching) until some answers are finished or a time limit
+passes, and returns those answers as ``EngineResult`` tuples (with each completion's top logprobs as
+``factory.llm.logprobs.position`` pairs when asked). New
 requests (the next chunk's rows, a retried row with its next seed) join the running batch at the next
 step: the engine starts once and serves every round of a stage, and every stage that asks for the same
 engine settings (``factory.llm.backends.pool``).
@@ -28,7 +30,8 @@ cpu.quiet_vllm_logs()  # before vLLM is first imported, here or in a Ray engine 
 
 
 class EngineResult(NamedTuple):
-    """The answer to one item: ``texts`` and ``finish_reasons`` per completion, or ``error``."""
+    """The answer to one item: ``texts`` and ``finish_reasons`` per completion, or ``error``; ``logprobs``
+    per completion when the item asked for them."""
 
     ticket: Any
     texts: list[str]
@@ -36,6 +39,7 @@ class EngineResult(NamedTuple):
     prompt_tokens: int
     generated_tokens: int
     error: str | None = None
+    logprobs: list | None = None
 
 
 def sampling_params(sampling: dict[str, Any], guide: dict[str, Any] | None):
@@ -56,7 +60,24 @@ def sampling_params(sampling: dict[str, Any], guide: dict[str, Any] | None):
         seed=sampling["seed"],
         stop=sampling.get("stop") or None,
         structured_outputs=structured,
+        logprobs=sampling.get("logprobs"),
     )
+
+
+def _logprobs(completion) -> list | None:
+    """A completion's top logprobs as ``(token, {text: logprob})`` per generated token (``logprobs.position``:
+    the texts vLLM decoded, tokens a guide forbade left out), or None when none were asked."""
+    from factory.llm.logprobs import position
+
+    if completion.logprobs is None:
+        return None
+    out = []
+    for token_id, top in zip(completion.token_ids, completion.logprobs, strict=False):
+        top = top or {}
+        sampled = top.get(token_id)
+        text = sampled.decoded_token if sampled is not None and sampled.decoded_token is not None else ""
+        out.append(position(text, ((lp.decoded_token or "", lp.logprob) for lp in top.values())))
+    return out
 
 
 class EngineWorker:
@@ -117,12 +138,14 @@ class EngineWorker:
     def _result(self, output) -> EngineResult:
         ticket = self._tickets.pop(output.request_id)
         completions = sorted(output.outputs, key=lambda c: c.index)
+        logprobs = [_logprobs(c) for c in completions]
         return EngineResult(
             ticket,
             [c.text for c in completions],
             [c.finish_reason or "stop" for c in completions],
             len(output.prompt_token_ids or ()),
             sum(len(c.token_ids) for c in completions),
+            logprobs=logprobs if any(lp is not None for lp in logprobs) else None,
         )
 
     def abort_all(self) -> None:

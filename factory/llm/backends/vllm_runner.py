@@ -109,7 +109,7 @@ class VLLMRunner(Runner):
         self._ensure()
         s = request.sampling
         sampling = {"n": s.n, "temperature": s.temperature, "top_p": s.top_p, "max_tokens": s.max_tokens,
-                    "seed": s.seed, "stop": s.stop}  # fmt: skip
+                    "seed": s.seed, "stop": s.stop, "logprobs": request.logprobs}  # fmt: skip
         guide = request.guide.model_dump(exclude_none=True) if request.guide is not None else None
         item = (ticket, request.messages, sampling, guide)
         heapq.heappush(self._queue, (priority, next(self._order), ticket, item))
@@ -177,7 +177,8 @@ class VLLMRunner(Runner):
                 self.stats["failed"] += 1
                 out.append((r.ticket, Response([], self.model_id, [], error=r.error)))
             else:
-                out.append((r.ticket, Response(list(r.texts), self.model_id, list(r.finish_reasons))))
+                answer = Response(list(r.texts), self.model_id, list(r.finish_reasons), logprobs=r.logprobs)
+                out.append((r.ticket, answer))
         return out
 
     def close(self) -> None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from factory.mcqa.options import OPTION_LABELS, label_index
@@ -40,10 +40,11 @@ class BadRecord(Exception):
 
 @dataclass(frozen=True)
 class Context:
-    """Where a record comes from: the recipe entry and the file (``None`` for hub datasets)."""
+    """Where a record comes from: the recipe entry and the file (``None`` for hub datasets; a URL's path
+    part for a remote file)."""
 
     cfg: SourceConfig
-    file: Path | None = None
+    file: Path | PurePosixPath | None = None
 
     @property
     def stem(self) -> str:
@@ -51,7 +52,7 @@ class Context:
         return file_stem(self.file) if self.file is not None else ""
 
 
-def file_stem(path: Path) -> str:
+def file_stem(path: Path | PurePosixPath) -> str:
     name = path.name
     if name.endswith(".gz"):
         name = name[:-3]
@@ -73,6 +74,8 @@ class Adapter:
     ``csv_columns``: column names for header-less CSV files of this layout (MMLU).
     ``split_json``: how a whole JSON document splits into ``(where, record)`` pairs when the default
     (list of records, or dict of key -> record) does not fit (HEAD-QA's ``exams.*.data``).
+    ``columns``: the same mapping as column operations for a source entry (a
+    ``factory.sources.columnar.ColumnMap``, or ``None`` when that entry needs the records one by one).
     """
 
     name: str
@@ -81,6 +84,7 @@ class Adapter:
     adapt: AdaptFn
     csv_columns: tuple[str, ...] | None = None
     split_json: SplitFn | None = None
+    columns: Callable[[SourceConfig], Any] | None = None
 
 
 # ---- reading values ---------------------------------------------------------------------------------

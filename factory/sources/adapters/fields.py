@@ -30,6 +30,7 @@ from factory.sources.adapters.base import (
     options_of,
     rest,
 )
+from factory.sources.columnar import ColumnMap
 from factory.sources.config import SourceConfig
 
 ALLOWED: dict[str, tuple[str, ...]] = {
@@ -128,9 +129,26 @@ def fields_adapter(rec: Record, ctx: Context) -> Record:
     return out
 
 
+def fields_columns(cfg: SourceConfig) -> ColumnMap | None:
+    """The ``ColumnMap`` of a ``fields`` entry of a text kind (qa, prompt, text) with top-level source fields;
+    ``None`` for other kinds and dotted paths (read record by record)."""
+    fm, kind = cfg.fields, cfg.kind
+    if fm is None or kind not in ("qa", "prompt", "text"):
+        return None
+    mapped = {k: _paths(v) for k, v in fm.model_dump().items() if v is not None}
+    if any("." in p for paths in mapped.values() for p in paths) or isinstance(fm.id, list):
+        return None
+    texts = {f: tuple(mapped[f]) for f in ALLOWED[kind] if f in mapped}
+    return ColumnMap(
+        texts=texts, required=REQUIRED[kind], id=fm.id, subject=fm.subject,
+        used=tuple(p for paths in mapped.values() for p in paths),
+    )  # fmt: skip
+
+
 FIELDS_ADAPTER = Adapter(
     "fields",
     None,
     "generic: the recipe gives `kind` and maps canonical fields to source fields (`fields:`)",
     fields_adapter,
+    columns=fields_columns,
 )

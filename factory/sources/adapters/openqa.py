@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 
 from factory.sources.adapters.base import Adapter, BadRecord, Context, Record, join, rest, text
+from factory.sources.columnar import ColumnMap
 from factory.stage import drop
 
 MEDQUAD_NO_ANSWER = ("10_MPlus_ADAM_QA", "11_MPlusDrugs_QA", "12_MPlusHerbsSupplements_QA")
@@ -140,13 +141,42 @@ def medsafetybench(rec: Record, ctx: Context) -> Record:
     return _empty_answer(row)
 
 
+def _qa_columns(
+    question: tuple[str, ...], answer: str, empty_why: str = "the answer is empty", **kw
+) -> ColumnMap:
+    """The ``ColumnMap`` of a QA adapter above: ``question`` columns joined, ``answer``, an empty answer dropped."""
+    return ColumnMap(
+        texts={"question": question, "answer": (answer,)}, required=("question", "answer"),
+        required_columns=(question[0], answer), empty=("answer", "empty_answer", empty_why), **kw,
+    )  # fmt: skip
+
+
+MEDQUAD_COLUMNS = _qa_columns(
+    ("question",), "answer", id="id", id_with="subset", subject="source",
+    used=("id", "question", "answer", "source"),
+    why_by=("subset", MEDQUAD_NO_ANSWER, "MedlinePlus answers were removed upstream for copyright"),
+)  # fmt: skip
+ALPACA_COLUMNS = _qa_columns(
+    ("instruction", "input"), "output", id="id", used=("id", "instruction", "input", "output")
+)
+ALPACA_EVAL_COLUMNS = _qa_columns(
+    ("instruction",), "output", "the model output is empty", subject="dataset", used=("instruction", "output", "dataset")
+)  # fmt: skip
+MEDICATIONQA_COLUMNS = _qa_columns(
+    ("Question",), "Answer", subject="Question Type", used=("Question", "Answer", "Question Type")
+)
+
 QA_ADAPTERS = [
-    Adapter("medquad", "qa", "MedQuAD JSONL (question/answer, 12 NIH sources); empty answers dropped (empty_answer)", medquad),
+    Adapter("medquad", "qa", "MedQuAD JSONL (question/answer, 12 NIH sources); empty answers dropped (empty_answer)", medquad,
+            columns=lambda cfg: MEDQUAD_COLUMNS),
     Adapter("liveqa", "qa", "LiveQA TREC-2017 medical: consumer message + reference answers joined", liveqa),
-    Adapter("medicationqa", "qa", "MedicationQA (Question/Answer, Question Type as subject)", medicationqa),
+    Adapter("medicationqa", "qa", "MedicationQA (Question/Answer, Question Type as subject)", medicationqa,
+            columns=lambda cfg: MEDICATIONQA_COLUMNS),
     Adapter("mediqa_qa", "qa", "MEDIQA-2019 QA: question + its best-ranked answer (dropped when scored < 3: no_correct_answer)", mediqa_qa),
     Adapter("openmedqa", "qa", "OpenMedQA (HPAI): open-ended MedQA question + correct_answer", openmedqa),
-    Adapter("alpaca", "qa", "Alpaca instruction/input/output (ChatDoctor 5k, LLaMA-Factory alpaca demo, Bianchi safety)", alpaca),
-    Adapter("alpaca_eval", "qa", "AlpacaEval model outputs: instruction/output, dataset as subject", alpaca_eval),
+    Adapter("alpaca", "qa", "Alpaca instruction/input/output (ChatDoctor 5k, LLaMA-Factory alpaca demo, Bianchi safety)", alpaca,
+            columns=lambda cfg: ALPACA_COLUMNS),
+    Adapter("alpaca_eval", "qa", "AlpacaEval model outputs: instruction/output, dataset as subject", alpaca_eval,
+            columns=lambda cfg: ALPACA_EVAL_COLUMNS),
     Adapter("medsafetybench", "qa", "MedSafetyBench CSV: harmful_medical_request + safe_response, category from the file name", medsafetybench),
 ]  # fmt: skip
