@@ -98,6 +98,7 @@ def _start(key: str, config, placement: str, kwargs: dict[str, Any]) -> Engines:
 
     if placement == "local":
         worker = EngineWorker(config.model, kwargs)
+        _close_first_at_exit()
         return Engines(key, placement, config.model, [worker], [worker.info()])
     return _start_ray(key, config, kwargs)
 
@@ -169,6 +170,15 @@ def _close(engines: Engines) -> None:
 
 
 atexit.register(close_all)
+
+
+def _close_first_at_exit() -> None:
+    """Move ``close_all`` to the front of the exit handlers (they run last registered first). vLLM's engine
+    process is a multiprocessing child, and multiprocessing's own exit handler, registered when vLLM is first
+    imported, joins its children: run after it, ``close_all`` would never come, and a process that left an
+    engine warm (a test, a script using a stage directly) would hang at exit."""
+    atexit.unregister(close_all)
+    atexit.register(close_all)
 
 
 def actor_plan(cfg: VLLMBackend) -> dict[str, Any]:
